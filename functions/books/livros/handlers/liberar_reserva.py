@@ -1,0 +1,24 @@
+"""DELETE /livros/{id}/reservas/{ordem_id} — gives an order's reserved stock back (idempotent)."""
+
+from typing import Any
+from uuid import UUID
+
+from aws_lambda_powertools.event_handler import Response
+from bookstore_shared.api import json_response, lambda_handler
+from bookstore_shared.telemetry import instrument_lambda_handler
+
+from livros.models import LivroId
+from livros.runtime import livros, logger, new_app
+
+app = new_app()
+
+
+@app.delete("/livros/<id>/reservas/<ordem_id>")
+def liberar_reserva(id: LivroId, ordem_id: UUID) -> Response[Any]:  # noqa: A002
+    reserva = livros.liberar(id, ordem_id)
+    logger.info("reserva liberada", extra={"livro_id": id, "ordem_id": str(ordem_id)})
+    return json_response(200, reserva)
+
+
+handler = lambda_handler(app, logger)
+instrument_lambda_handler(__name__)

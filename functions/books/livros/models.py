@@ -1,0 +1,52 @@
+"""The HTTP contract of Cadastro de Livros."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+from uuid import UUID
+
+from aws_lambda_powertools.event_handler.openapi.params import Path
+from bookstore_shared.models import Dinheiro
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_PAGE = 200
+
+# A book id in a route: a positive PostgreSQL BIGINT, anything else is a 422.
+LivroId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+
+
+class NovoLivro(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    titulo: str = Field(min_length=1, max_length=200)
+    autor: str | None = Field(default=None, max_length=200)
+    preco: Dinheiro
+    estoque: int = Field(ge=0, le=1_000_000, strict=True)
+
+
+class Livro(BaseModel):
+    id: int
+    titulo: str
+    autor: str | None
+    preco: Dinheiro
+    estoque: int
+
+
+class NovaReserva(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ordem_id: UUID
+    quantidade: int = Field(ge=1, le=100, strict=True)
+
+
+class StatusReserva(StrEnum):
+    RESERVADA = "RESERVADA"
+    LIBERADA = "LIBERADA"
+
+
+class Reserva(BaseModel):
+    ordem_id: UUID
+    livro_id: int
+    quantidade: int
+    status: StatusReserva

@@ -1,0 +1,73 @@
+"""Domain logic of Cadastro de Livros: catalog reads and writes, and the stock reservations that
+let Ordem de Compra hold stock while it charges the card, then keep or release it."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from bookstore_shared.database import Connection, Database
+from psycopg.errors import ForeignKeyViolation
+
+from livros import repository
+from livros.errors import EstoqueInsuficiente, LivroNaoEncontrado, ReservaConflitante, ReservaNaoEncontrada
+from livros.models import Livro, NovaReserva, NovoLivro, Reserva, StatusReserva
+
+
+class Livros:
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    def cadastrar(self, novo: NovoLivro) -> Livro:
+        return self._database.run(lambda connection: repository.insert_livro(connection, novo))
+
+    def listar(self, limit: int, offset: int) -> list[Livro]:
+        return self._database.run(lambda connection: repository.select_livros(connection, limit, offset))
+
+    def obter(self, livro_id: int) -> Livro:
+        livro = self._database.run(lambda connection: repository.select_livro(connection, livro_id))
+        if livro is None:
+            raise LivroNaoEncontrado()
+        return livro
+
+    def reservar(self, livro_id: int, pedido: NovaReserva) -> tuple[Reserva, bool]:
+        """Reserves stock for one order. Returns the reservation and whether it is new: asking
+        again for the same order returns the first reservation and takes no more stock."""
+
+        def work(connection: Connection) -> tuple[Reserva, bool]:
+            reserva = repository.insert_reserva(connection, livro_id, pedido.ordem_id, pedido.quantidade)
+            if reserva is None:
+                return self._same_reservation(connection, livro_id, pedido), False
+            if not repository.take_stock(connection, livro_id, pedido.quantidade):
+                # Raising rolls the reservation back with the transaction.
+                livro = repository.select_livro(connection, livro_id)
+                if livro is None:
+                    raise LivroNaoEncontrado()
+                raise EstoqueInsuficiente(motivo="ESTOQUE_INSUFICIENTE", estoque=livro.estoque)
+            return reserva, True
+
+        try:
+            return self._database.run(work)
+        except ForeignKeyViolation as error:
+            raise LivroNaoEncontrado() from error
+
+    def liberar(self, livro_id: int, ordem_id: UUID) -> Reserva:
+        """Gives the reserved stock back. Idempotent: a reservation already released stays as it is."""
+
+        def work(connection: Connection) -> Reserva:
+            reserva = repository.select_reserva(connection, ordem_id, for_update=True)
+            if reserva is None or reserva.livro_id != livro_id:
+                raise ReservaNaoEncontrada()
+            if reserva.status is StatusReserva.LIBERADA:
+                return reserva
+            repository.give_back_stock(connection, livro_id, reserva.quantidade)
+            return repository.mark_reserva_liberada(connection, ordem_id)
+
+        return self._database.run(work)
+
+    @staticmethod
+    def _same_reservation(connection: Connection, livro_id: int, pedido: NovaReserva) -> Reserva:
+        existing = repository.select_reserva(connection, pedido.ordem_id)
+        assert existing is not None  # the conflicting row is committed: reservations are never deleted
+        if existing.livro_id != livro_id or existing.quantidade != pedido.quantidade:
+            raise ReservaConflitante()
+        return existing

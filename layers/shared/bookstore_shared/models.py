@@ -1,0 +1,53 @@
+"""Types shared by more than one service's HTTP contract."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator
+from pydantic_extra_types.payment import PaymentCardNumber
+
+
+def _money_text(value: Decimal) -> str:
+    return f"{value:.2f}"
+
+
+# Money travels as a JSON string with two decimal places ("49.90"), in requests and responses,
+# so no amount is ever rounded by a float. Requests may also send a JSON number.
+Dinheiro = Annotated[
+    Decimal,
+    Field(gt=0, max_digits=12, decimal_places=2, examples=["49.90"]),
+    PlainSerializer(_money_text, return_type=str, when_used="json"),
+]
+
+
+def _digits_only(value: object) -> object:
+    return re.sub(r"[\s-]", "", value) if isinstance(value, str) else value
+
+
+class Cartao(BaseModel):
+    """A payment card as the client sends it. `numero` and `cvv` are excluded from reprs; only
+    `final` (the last four digits) may be stored, logged or returned."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    numero: Annotated[PaymentCardNumber, BeforeValidator(_digits_only)] = Field(repr=False)
+    titular: str = Field(min_length=2, max_length=100, repr=False)
+    validade: str = Field(pattern=r"^(0[1-9]|1[0-2])/\d{2}$", examples=["12/30"], repr=False)
+    cvv: str = Field(pattern=r"^\d{3,4}$", repr=False)
+
+    @field_validator("validade")
+    @classmethod
+    def _not_expired(cls, validade: str) -> str:
+        month, year = (int(part) for part in validade.split("/"))
+        today = datetime.now(UTC)
+        if (2000 + year, month) < (today.year, today.month):
+            raise ValueError("cartão vencido")
+        return validade
+
+    @property
+    def final(self) -> str:
+        return self.numero[-4:]
