@@ -69,12 +69,14 @@ def lambda_handler(app: APIGatewayRestResolver, logger: Logger) -> Handler:
 
 
 class DomainError(Exception):
-    """Base of every service's domain errors; `extra` fields join the JSON error body."""
+    """Base of every service's domain errors; `extra` fields join the JSON error body, and
+    `status_code`, when given, overrides the status the service maps the error type to."""
 
     message = "Erro de domínio"
 
-    def __init__(self, message: str | None = None, **extra: Any) -> None:
+    def __init__(self, message: str | None = None, *, status_code: int | None = None, **extra: Any) -> None:
         super().__init__(message or self.message)
+        self.status_code = status_code
         self.extra = extra
 
 
@@ -83,6 +85,6 @@ def map_domain_errors(app: APIGatewayRestResolver, statuses: dict[type[DomainErr
     for error_type, status_code in statuses.items():
 
         def _answer(error: DomainError, status_code: int = status_code) -> Response[Any]:
-            return error_response(status_code, str(error), **error.extra)
+            return error_response(error.status_code or status_code, str(error), **error.extra)
 
         app.exception_handler(error_type)(_answer)

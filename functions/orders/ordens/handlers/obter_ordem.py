@@ -1,0 +1,21 @@
+"""GET /ordens/{id} — one order, whatever its status."""
+
+from typing import Any
+from uuid import UUID
+
+from aws_lambda_powertools.event_handler import Response
+from bookstore_shared.api import json_response, lambda_handler
+from bookstore_shared.telemetry import instrument_lambda_handler
+
+from ordens.runtime import logger, new_app, ordens
+
+app = new_app()
+
+
+@app.get("/ordens/<id>")
+def obter_ordem(id: UUID) -> Response[Any]:  # noqa: A002 - the route's name
+    return json_response(200, ordens.obter(id))
+
+
+handler = lambda_handler(app, logger)
+instrument_lambda_handler(__name__)

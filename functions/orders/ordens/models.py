@@ -1,0 +1,48 @@
+"""The HTTP contract of Ordem de Compra."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from uuid import UUID
+
+from bookstore_shared.models import Cartao, Dinheiro
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class NovaOrdem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    livro_id: int = Field(ge=1, le=2**63 - 1, strict=True)
+    quantidade: int = Field(ge=1, le=100, strict=True)
+    cartao: Cartao
+
+
+class StatusOrdem(StrEnum):
+    PENDENTE = "PENDENTE"  # in progress, or interrupted by a failure a retry can finish
+    CONCLUIDA = "CONCLUIDA"
+    NAO_CONCLUIDA = "NAO_CONCLUIDA"
+
+
+class Motivo(StrEnum):
+    ESTOQUE_INSUFICIENTE = "ESTOQUE_INSUFICIENTE"
+    PAGAMENTO_RECUSADO = "PAGAMENTO_RECUSADO"
+    LIVRO_NAO_ENCONTRADO = "LIVRO_NAO_ENCONTRADO"
+    CADASTRO_DE_LIVROS_INDISPONIVEL = "CADASTRO_DE_LIVROS_INDISPONIVEL"
+    PAGAMENTO_INDISPONIVEL = "PAGAMENTO_INDISPONIVEL"
+
+
+class Ordem(BaseModel):
+    id: UUID
+    livro_id: int
+    quantidade: int
+    valor_total: Dinheiro
+    status: StatusOrdem
+    motivo: Motivo | None = None
+    pagamento_id: UUID | None = None
+
+
+class OrdemRegistrada(Ordem):
+    """An order as stored: with the key it was created under and the answer it got."""
+
+    idempotency_key: str | None = Field(default=None, exclude=True)
+    http_status: int | None = Field(default=None, exclude=True)

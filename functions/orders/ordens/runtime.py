@@ -1,0 +1,33 @@
+"""The objects an Ordem de Compra execution environment keeps while warm, HTTP clients included
+(their keep-alive connections survive between warm invocations)."""
+
+from __future__ import annotations
+
+from bookstore_shared.http_client import ServiceClient
+from bookstore_shared.runtime import ServiceRuntime
+from bookstore_shared.settings import ServiceSettings
+from pydantic import AnyHttpUrl, Field
+from pydantic_settings import SettingsConfigDict
+
+from ordens.clients import LivrosClient, PagamentosClient
+from ordens.errors import register_error_handlers
+from ordens.service import Ordens
+
+
+class OrdensSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="ORDENS_", frozen=True, extra="ignore")
+
+    livros_api_url: AnyHttpUrl
+    pagamentos_api_url: AnyHttpUrl
+    http_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
+
+
+runtime = ServiceRuntime("ordem-de-compra", OrdensSettings, register_error_handlers)
+logger = runtime.logger
+new_app = runtime.new_app
+_settings = runtime.settings
+ordens = Ordens(
+    runtime.database,
+    LivrosClient(ServiceClient("cadastro-de-livros", str(_settings.livros_api_url), _settings.http_timeout_seconds)),
+    PagamentosClient(ServiceClient("pagamento", str(_settings.pagamentos_api_url), _settings.http_timeout_seconds)),
+)

@@ -1,0 +1,157 @@
+"""The order flow of the seed, made safe against retries, races and failing dependencies.
+
+1. Validate the book (`GET /livros/{id}`): unknown → 404 and nothing is recorded.
+2. Record the order as PENDENTE, with `valor_total` = price × quantity computed here.
+3. Reserve the stock atomically in Cadastro de Livros (idempotent per order).
+4. Charge the card in Pagamento (idempotent per order, so one retry is safe).
+5. Conclude the order, or release the stock and record why it did not conclude.
+
+Every step after 2 is idempotent, so an order interrupted midway (a dependency down while
+compensating) stays PENDENTE and a retry with the same `Idempotency-Key` finishes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import TypeVar
+from uuid import UUID, uuid4
+
+from aws_lambda_powertools import Logger
+from bookstore_shared.database import Connection, Database
+from bookstore_shared.http_client import DependencyError
+
+from ordens import repository
+from ordens.clients import LivrosClient, PagamentoRemoto, PagamentosClient, Reservou
+from ordens.errors import ChaveDeIdempotenciaReutilizada, DependenciaIndisponivel, LivroNaoEncontrado, OrdemNaoEncontrada, status_for
+from ordens.models import Motivo, NovaOrdem, OrdemRegistrada, StatusOrdem
+
+T = TypeVar("T")
+
+logger = Logger(child=True)
+
+
+class Ordens:
+    def __init__(self, database: Database, livros: LivrosClient, pagamentos: PagamentosClient) -> None:
+        self._database = database
+        self._livros = livros
+        self._pagamentos = pagamentos
+
+    def obter(self, ordem_id: UUID) -> OrdemRegistrada:
+        ordem = self._database.run(lambda connection: repository.select_ordem(connection, ordem_id))
+        if ordem is None:
+            raise OrdemNaoEncontrada()
+        return ordem
+
+    def criar(self, pedido: NovaOrdem, idempotency_key: str | None) -> tuple[OrdemRegistrada, int]:
+        """Places the order; returns it with the HTTP status its answer gets."""
+        if idempotency_key is not None:
+            anterior = self._database.run(lambda connection: repository.select_ordem_da_chave(connection, idempotency_key))
+            if anterior is not None:
+                return self._repetir(anterior, pedido)
+
+        livro = self._call(Motivo.CADASTRO_DE_LIVROS_INDISPONIVEL, lambda: self._livros.obter(pedido.livro_id))
+        if livro is None:
+            raise LivroNaoEncontrado()
+
+        ordem = OrdemRegistrada(
+            id=uuid4(),
+            idempotency_key=idempotency_key,
+            livro_id=pedido.livro_id,
+            quantidade=pedido.quantidade,
+            valor_total=(livro.preco * pedido.quantidade).quantize(Decimal("0.01")),
+            status=StatusOrdem.PENDENTE,
+        )
+        if not self._database.run(lambda connection: repository.insert_ordem(connection, ordem)):
+            # Another request with the same key won the race: answer as its retry.
+            assert idempotency_key is not None
+            anterior = self._database.run(lambda connection: repository.select_ordem_da_chave(connection, idempotency_key))
+            assert anterior is not None
+            return self._repetir(anterior, pedido)
+        logger.info("ordem registrada", extra={"ordem_id": str(ordem.id), "livro_id": ordem.livro_id})
+
+        if livro.estoque < pedido.quantidade:
+            # Quick refusal from the validation step; the reservation below is what guarantees it.
+            return self._finish(ordem, StatusOrdem.NAO_CONCLUIDA, Motivo.ESTOQUE_INSUFICIENTE, None, 409)
+        return self._processar(ordem, pedido)
+
+    def _repetir(self, anterior: OrdemRegistrada, pedido: NovaOrdem) -> tuple[OrdemRegistrada, int]:
+        if (anterior.livro_id, anterior.quantidade) != (pedido.livro_id, pedido.quantidade):
+            raise ChaveDeIdempotenciaReutilizada()
+        if anterior.status is StatusOrdem.PENDENTE:
+            logger.info("retomando ordem pendente", extra={"ordem_id": str(anterior.id)})
+            return self._processar(anterior, pedido)
+        assert anterior.http_status is not None
+        return anterior, anterior.http_status
+
+    def _processar(self, ordem: OrdemRegistrada, pedido: NovaOrdem) -> tuple[OrdemRegistrada, int]:
+        try:
+            reservou = self._livros.reservar(ordem.livro_id, ordem.id, ordem.quantidade)
+        except DependencyError as error:
+            # A timed-out reservation may have been made: release it before giving up.
+            return self._abandon(ordem, Motivo.CADASTRO_DE_LIVROS_INDISPONIVEL, error)
+        if reservou is Reservou.SEM_ESTOQUE:
+            return self._finish(ordem, StatusOrdem.NAO_CONCLUIDA, Motivo.ESTOQUE_INSUFICIENTE, None, 409)
+        if reservou is Reservou.LIVRO_NAO_EXISTE:
+            return self._finish(ordem, StatusOrdem.NAO_CONCLUIDA, Motivo.LIVRO_NAO_ENCONTRADO, None, 404)
+
+        try:
+            pagamento = self._charge(ordem, pedido)
+        except DependencyError as error:
+            return self._abandon(ordem, Motivo.PAGAMENTO_INDISPONIVEL, error)
+        if not pagamento.aprovado:
+            return self._release_then_finish(ordem, Motivo.PAGAMENTO_RECUSADO, pagamento.id, 402, cause=None)
+        return self._finish(ordem, StatusOrdem.CONCLUIDA, None, pagamento.id, 201)
+
+    def _charge(self, ordem: OrdemRegistrada, pedido: NovaOrdem) -> PagamentoRemoto:
+        try:
+            return self._pagamentos.pagar(ordem.id, ordem.valor_total, pedido.cartao)
+        except DependencyError as error:
+            # Payments are idempotent per order, so asking once more never charges twice.
+            logger.warning("pagamento falhou; tentando de novo", extra={"ordem_id": str(ordem.id), "falha": error.failure.value})
+            return self._pagamentos.pagar(ordem.id, ordem.valor_total, pedido.cartao)
+
+    def _abandon(self, ordem: OrdemRegistrada, motivo: Motivo, error: DependencyError) -> tuple[OrdemRegistrada, int]:
+        logger.warning("dependência falhou", extra={"ordem_id": str(ordem.id), "dependencia": error.dependency, "falha": error.failure.value})
+        return self._release_then_finish(ordem, motivo, None, status_for(error), cause=error)
+
+    def _release_then_finish(
+        self, ordem: OrdemRegistrada, motivo: Motivo, pagamento_id: UUID | None, http_status: int, cause: DependencyError | None
+    ) -> tuple[OrdemRegistrada, int]:
+        try:
+            self._livros.liberar(ordem.livro_id, ordem.id)
+        except DependencyError as release_error:
+            # The stock may still be held: keep the order PENDENTE so a retry can finish the job.
+            logger.error(
+                "não foi possível liberar o estoque; ordem fica pendente",
+                extra={"ordem_id": str(ordem.id), "falha": release_error.failure.value},
+            )
+            pendente = ordem.model_copy(update={"motivo": motivo, "pagamento_id": pagamento_id})
+            return pendente, status_for(cause or release_error)
+        return self._finish(ordem, StatusOrdem.NAO_CONCLUIDA, motivo, pagamento_id, http_status)
+
+    def _finish(
+        self, ordem: OrdemRegistrada, status: StatusOrdem, motivo: Motivo | None, pagamento_id: UUID | None, http_status: int
+    ) -> tuple[OrdemRegistrada, int]:
+        def work(connection: Connection) -> OrdemRegistrada | None:
+            if repository.finish_ordem(connection, ordem.id, status, motivo, pagamento_id, http_status):
+                return None
+            return repository.select_ordem(connection, ordem.id)
+
+        concurrent = self._database.run(work)
+        if concurrent is not None:
+            # A concurrent retry finished it first; both saw the same idempotent answers.
+            assert concurrent.http_status is not None
+            return concurrent, concurrent.http_status
+        logger.info("ordem finalizada", extra={"ordem_id": str(ordem.id), "status": status.value, "motivo": motivo})
+        final = ordem.model_copy(update={"status": status, "motivo": motivo, "pagamento_id": pagamento_id, "http_status": http_status})
+        return final, http_status
+
+    @staticmethod
+    def _call(motivo: Motivo, call: Callable[[], T]) -> T:
+        """A call made before the order is recorded: a failure leaves nothing to clean up."""
+        try:
+            return call()
+        except DependencyError as error:
+            logger.warning("dependência falhou", extra={"dependencia": error.dependency, "falha": error.failure.value})
+            raise DependenciaIndisponivel(status_code=status_for(error), status="NAO_CONCLUIDA", motivo=motivo.value) from error

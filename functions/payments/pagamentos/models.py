@@ -1,0 +1,36 @@
+"""The HTTP contract of Pagamento."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from uuid import UUID
+
+from bookstore_shared.models import Cartao, Dinheiro
+from pydantic import BaseModel, ConfigDict
+
+
+class NovoPagamento(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ordem_id: UUID
+    valor: Dinheiro
+    cartao: Cartao
+
+
+class StatusPagamento(StrEnum):
+    APROVADO = "APROVADO"
+    RECUSADO = "RECUSADO"
+
+
+class MotivoRecusa(StrEnum):
+    CARTAO_RECUSADO = "CARTAO_RECUSADO"
+    SALDO_INSUFICIENTE = "SALDO_INSUFICIENTE"
+
+
+class Pagamento(BaseModel):
+    id: UUID
+    ordem_id: UUID
+    valor: Dinheiro
+    status: StatusPagamento
+    motivo: MotivoRecusa | None = None
+    cartao_final: str

@@ -1,0 +1,59 @@
+"""Domain logic of Pagamento: a card processor for test cards, as payment providers offer.
+
+The card number must pass the Luhn check (the request model refuses it otherwise); two numbers
+are declined, as providers' test cards are; any other valid number is approved."""
+
+from __future__ import annotations
+
+from uuid import UUID, uuid4
+
+from bookstore_shared.database import Connection, Database
+
+from pagamentos import repository
+from pagamentos.errors import PagamentoConflitante, PagamentoNaoEncontrado
+from pagamentos.models import MotivoRecusa, NovoPagamento, Pagamento, StatusPagamento
+
+DECLINED_TEST_CARDS = {
+    "4000000000000002": MotivoRecusa.CARTAO_RECUSADO,
+    "4000000000009995": MotivoRecusa.SALDO_INSUFICIENTE,
+}
+
+
+def decide(numero: str) -> tuple[StatusPagamento, MotivoRecusa | None]:
+    motivo = DECLINED_TEST_CARDS.get(numero)
+    return (StatusPagamento.RECUSADO, motivo) if motivo else (StatusPagamento.APROVADO, None)
+
+
+class Pagamentos:
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    def processar(self, pedido: NovoPagamento) -> tuple[Pagamento, bool]:
+        """Charges the order once. Returns the payment and whether it is new; a repeat for the same
+        order returns the first payment, whatever card it brings."""
+        status, motivo = decide(pedido.cartao.numero)
+        candidate = Pagamento(
+            id=uuid4(),
+            ordem_id=pedido.ordem_id,
+            valor=pedido.valor,
+            status=status,
+            motivo=motivo,
+            cartao_final=pedido.cartao.final,
+        )
+
+        def work(connection: Connection) -> tuple[Pagamento, bool]:
+            if repository.insert_pagamento(connection, candidate):
+                return candidate, True
+            existing = repository.select_pagamento_da_ordem(connection, pedido.ordem_id)
+            assert existing is not None  # the conflicting row is committed: payments are never deleted
+            if existing.valor != pedido.valor:
+                raise PagamentoConflitante()
+            return existing, False
+
+        return self._database.run(work)
+
+    def obter(self, pagamento_id: UUID) -> Pagamento:
+        pagamento = self._database.run(lambda connection: repository.select_pagamento(connection, pagamento_id))
+        if pagamento is None:
+            raise PagamentoNaoEncontrado()
+        return pagamento
