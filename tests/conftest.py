@@ -1,0 +1,21 @@
+"""Settings every test process shares. Unit and integration tests run as separate pytest
+processes (see the Makefile): the functions read their settings once, at import, as a cold
+start does, so each kind of test starts its own "environments" with its own configuration."""
+
+from __future__ import annotations
+
+import os
+
+# Fake credentials: the only AWS the tests see is moto.
+os.environ.update(
+    AWS_ACCESS_KEY_ID="testing",
+    AWS_SECRET_ACCESS_KEY="testing",
+    AWS_SESSION_TOKEN="testing",
+    AWS_DEFAULT_REGION="us-east-1",
+    AWS_REGION="us-east-1",
+)
+os.environ.pop("AWS_ENDPOINT_URL", None)
+os.environ.pop("AWS_PROFILE", None)
+# Spans are produced and checked in memory (tests add the processor); nothing is exported.
+os.environ.setdefault("OTEL_TRACES_EXPORTER", "none")
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "DEBUG")

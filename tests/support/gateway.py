@@ -1,0 +1,125 @@
+"""A small API Gateway for the integration tests: serves every `Api` route of template.yaml on
+127.0.0.1, turns each HTTP request into the REST proxy event and calls the function's real
+handler in-process. Orders therefore reach books and payments over real HTTP and real handlers.
+
+Each function gets its own pool of worker threads: one thread plays one execution environment
+(one request at a time, its own database connection reused while warm), and a burst of requests
+gets several environments, as Lambda scales out."""
+
+from __future__ import annotations
+
+import base64
+import importlib
+import json
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+from bookstore_dev.template import Route
+
+from tests.support.events import FakeLambdaContext, api_event, path_parameters
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+@dataclass
+class Invocation:
+    function: str
+    event: dict[str, Any]
+    response: dict[str, Any]
+
+
+@dataclass
+class Gateway:
+    routes: list[Route]
+    environments_per_function: int = 32
+    invocations: list[Invocation] = field(default_factory=list)
+    # Faults on the way to a function, as a broken network or a crashed function would cause:
+    # a function name mapped to a callable run instead of the handler (it may sleep or raise).
+    faults: dict[str, Callable[[], dict[str, Any]]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._pools = {route.function: ThreadPoolExecutor(self.environments_per_function, route.function) for route in self.routes}
+        self._handlers: dict[str, Handler] = {}
+        self._lock = threading.Lock()
+        gateway = self
+
+        class RequestHandler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                gateway._serve(self)
+
+            do_POST = do_PUT = do_DELETE = do_PATCH = do_GET
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), RequestHandler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> Gateway:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        for pool in self._pools.values():
+            pool.shutdown(wait=True)
+
+    def handler(self, function: str) -> Handler:
+        """The function's handler, imported on first use (its cold start)."""
+        with self._lock:
+            if function not in self._handlers:
+                route = next(route for route in self.routes if route.function == function)
+                module_name, attribute = route.handler.rsplit(".", 1)
+                self._handlers[function] = getattr(importlib.import_module(module_name), attribute)
+            return self._handlers[function]
+
+    def _serve(self, request: BaseHTTPRequestHandler) -> None:
+        url = urlsplit(request.path)
+        route = self._match(request.command, url.path)
+        if route is None:
+            self._reply(request, {"statusCode": 403, "body": json.dumps({"message": "Missing Authentication Token"})})
+            return
+        length = int(request.headers.get("Content-Length") or 0)
+        body = request.rfile.read(length).decode() if length else None
+        event = api_event(request.command, route.path, url.path, body=body, headers=dict(request.headers.items()), query=url.query)
+        response = self._pools[route.function].submit(self._invoke, route.function, event).result()
+        self._reply(request, response)
+
+    def _invoke(self, function: str, event: dict[str, Any]) -> dict[str, Any]:
+        fault = self.faults.get(function)
+        response = fault() if fault else self.handler(function)(event, FakeLambdaContext(function))
+        self.invocations.append(Invocation(function, event, response))
+        return response
+
+    def _match(self, method: str, path: str) -> Route | None:
+        candidates = [route for route in self.routes if route.method == method and path_parameters(route.path, path) is not None]
+        # A literal segment wins over a {parameter}, as in API Gateway.
+        return min(candidates, key=lambda route: route.path.count("{"), default=None)
+
+    @staticmethod
+    def _reply(request: BaseHTTPRequestHandler, response: dict[str, Any]) -> None:
+        body = response.get("body") or ""
+        payload = base64.b64decode(body) if response.get("isBase64Encoded") else body.encode()
+        request.send_response(response["statusCode"])
+        headers = dict(response.get("headers") or {})
+        for name, values in (response.get("multiValueHeaders") or {}).items():
+            headers[name] = ", ".join(values)
+        for name, value in headers.items():
+            request.send_header(name, str(value))
+        request.send_header("Content-Length", str(len(payload)))
+        request.end_headers()
+        request.wfile.write(payload)

@@ -1,0 +1,43 @@
+"""Unit tests: no network at all (pytest-socket), AWS through moto, handlers called in-process
+with events from tests/events. Database credentials point at a port nothing listens on, so a
+handler that touched the database where it must not would answer 500 and fail its test."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from bookstore_dev import template
+from bookstore_dev.provision import SERVICES
+from moto import mock_aws
+from pytest_socket import disable_socket
+
+UNREACHABLE = "http://127.0.0.1:9"
+
+for service in SERVICES:
+    os.environ[f"{service.name.upper()}_DB_SECRET_NAME"] = service.secret_name
+os.environ["ORDENS_LIVROS_API_URL"] = UNREACHABLE
+os.environ["ORDENS_PAGAMENTOS_API_URL"] = UNREACHABLE
+
+
+def pytest_runtest_setup() -> None:
+    disable_socket(allow_unix_socket=False)
+
+
+@pytest.fixture(autouse=True)
+def aws() -> Iterator[None]:
+    """Secrets Manager as the template names the secrets, holding unusable credentials."""
+    with mock_aws():
+        client = boto3.client("secretsmanager")
+        for service in SERVICES:
+            secret = {"host": "127.0.0.1", "port": 9, "username": service.name, "password": "x", "dbname": service.name}
+            client.create_secret(Name=service.secret_name, SecretString=json.dumps(secret))
+        yield
+
+
+@pytest.fixture(scope="session")
+def routes() -> dict[str, template.Route]:
+    return {route.function: route for route in template.routes()}

@@ -1,0 +1,102 @@
+"""Bad input on every route gets a clear 422 and never reaches the database."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from typing import Any
+
+import pytest
+from bookstore_dev.template import Route
+
+from tests.support.events import FakeLambdaContext, api_event
+
+VALID_CARD = {"numero": "4111111111111111", "titular": "Maria Silva", "validade": "12/39", "cvv": "123"}
+ORDEM_ID = "5f0c7a52-3a0e-4c55-9d57-1f3b9b8f2a10"
+
+
+def invoke(route: Route, path: str, body: Any = None, query: str = "", headers: dict[str, str] | None = None) -> dict[str, Any]:
+    module_name, attribute = route.handler.rsplit(".", 1)
+    handler = getattr(importlib.import_module(module_name), attribute)
+    event = api_event(route.method, route.path, path, body=body, query=query, headers=headers)
+    response: dict[str, Any] = handler(event, FakeLambdaContext(route.function))
+    return response
+
+
+CASES = [
+    # function, path, body, query, where the error is
+    ("CriarLivroFunction", "/livros", {"titulo": "", "preco": "10.00", "estoque": 1}, "", ["body", "titulo"]),
+    ("CriarLivroFunction", "/livros", {"titulo": "x" * 201, "preco": "10.00", "estoque": 1}, "", ["body", "titulo"]),
+    ("CriarLivroFunction", "/livros", {"titulo": "A", "preco": "0", "estoque": 1}, "", ["body", "preco"]),
+    ("CriarLivroFunction", "/livros", {"titulo": "A", "preco": "-5.00", "estoque": 1}, "", ["body", "preco"]),
+    ("CriarLivroFunction", "/livros", {"titulo": "A", "preco": "1.234", "estoque": 1}, "", ["body", "preco"]),
+    ("CriarLivroFunction", "/livros", {"titulo": "A", "preco": "abc", "estoque": 1}, "", ["body", "preco"]),
+    ("CriarLivroFunction", "/livros", {"titulo": "A", "preco": "10.00", "estoque": -1}, "", ["body", "estoque"]),
+    ("CriarLivroFunction", "/livros", {"titulo": "A", "preco": "10.00", "estoque": 1.5}, "", ["body", "estoque"]),
+    ("CriarLivroFunction", "/livros", {"titulo": "A", "preco": "10.00", "estoque": "3"}, "", ["body", "estoque"]),
+    ("CriarLivroFunction", "/livros", {"preco": "10.00", "estoque": 1}, "", ["body", "titulo"]),
+    ("CriarLivroFunction", "/livros", {"titulo": "A", "preco": "10.00", "estoque": 1, "id": 7}, "", ["body", "id"]),
+    ("CriarLivroFunction", "/livros", "{not json", "", ["body"]),
+    ("CriarLivroFunction", "/livros", [1, 2], "", ["body"]),
+    ("ListarLivrosFunction", "/livros", None, "limit=0", ["query", "limit"]),
+    ("ListarLivrosFunction", "/livros", None, "limit=201", ["query", "limit"]),
+    ("ListarLivrosFunction", "/livros", None, "limit=abc", ["query", "limit"]),
+    ("ListarLivrosFunction", "/livros", None, "offset=-1", ["query", "offset"]),
+    ("ObterLivroFunction", "/livros/abc", None, "", ["path", "id"]),
+    ("ObterLivroFunction", "/livros/0", None, "", ["path", "id"]),
+    ("ObterLivroFunction", "/livros/99999999999999999999", None, "", ["path", "id"]),
+    ("ReservarEstoqueFunction", "/livros/1/reservas", {"ordem_id": "nope", "quantidade": 1}, "", ["body", "ordem_id"]),
+    ("ReservarEstoqueFunction", "/livros/1/reservas", {"ordem_id": ORDEM_ID, "quantidade": 0}, "", ["body", "quantidade"]),
+    ("ReservarEstoqueFunction", "/livros/1/reservas", {"ordem_id": ORDEM_ID, "quantidade": 101}, "", ["body", "quantidade"]),
+    ("LiberarReservaFunction", "/livros/1/reservas/nope", None, "", ["path", "ordem_id"]),
+    ("CriarOrdemFunction", "/ordens", {"livro_id": 1, "quantidade": 0, "cartao": VALID_CARD}, "", ["body", "quantidade"]),
+    ("CriarOrdemFunction", "/ordens", {"livro_id": 1, "quantidade": 101, "cartao": VALID_CARD}, "", ["body", "quantidade"]),
+    ("CriarOrdemFunction", "/ordens", {"livro_id": "um", "quantidade": 1, "cartao": VALID_CARD}, "", ["body", "livro_id"]),
+    ("CriarOrdemFunction", "/ordens", {"livro_id": 1, "quantidade": 1}, "", ["body", "cartao"]),
+    ("CriarOrdemFunction", "/ordens", {"livro_id": 1, "quantidade": 1, "cartao": {**VALID_CARD, "numero": "4111111111111112"}}, "",
+     ["body", "cartao", "numero"]),
+    ("CriarOrdemFunction", "/ordens", {"livro_id": 1, "quantidade": 1, "cartao": {**VALID_CARD, "validade": "13/30"}}, "",
+     ["body", "cartao", "validade"]),
+    ("CriarOrdemFunction", "/ordens", {"livro_id": 1, "quantidade": 1, "cartao": {**VALID_CARD, "validade": "01/20"}}, "",
+     ["body", "cartao", "validade"]),
+    ("CriarOrdemFunction", "/ordens", {"livro_id": 1, "quantidade": 1, "cartao": {**VALID_CARD, "cvv": "12"}}, "",
+     ["body", "cartao", "cvv"]),
+    ("ObterOrdemFunction", "/ordens/123", None, "", ["path", "id"]),
+    ("CriarPagamentoFunction", "/pagamentos", {"ordem_id": ORDEM_ID, "valor": "10.00", "cartao": {**VALID_CARD, "numero": "1234567812345678"}},
+     "", ["body", "cartao", "numero"]),
+    ("CriarPagamentoFunction", "/pagamentos", {"ordem_id": ORDEM_ID, "valor": "0.00", "cartao": VALID_CARD}, "", ["body", "valor"]),
+    ("CriarPagamentoFunction", "/pagamentos", {"ordem_id": "x", "valor": "10.00", "cartao": VALID_CARD}, "", ["body", "ordem_id"]),
+    ("ObterPagamentoFunction", "/pagamentos/xyz", None, "", ["path", "id"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("function", "path", "body", "query", "loc"), CASES)
+def test_malformed_request_is_422_naming_the_field(
+    routes: dict[str, Route], function: str, path: str, body: Any, query: str, loc: list[str]
+) -> None:
+    # Given a request with one malformed part
+    # When the function handles it
+    response = invoke(routes[function], path, body=body, query=query)
+    # Then it answers 422 with a message and the location of the problem, before touching any data
+    assert response["statusCode"] == 422, response["body"]
+    answer = json.loads(response["body"])
+    assert answer["message"] == "Requisição inválida"
+    assert any(issue["loc"][: len(loc)] == loc for issue in answer["detail"]), answer["detail"]
+
+
+def test_idempotency_key_longer_than_255_is_422(routes: dict[str, Route]) -> None:
+    body = {"livro_id": 1, "quantidade": 1, "cartao": VALID_CARD}
+    response = invoke(routes["CriarOrdemFunction"], "/ordens", body=body, headers={"Idempotency-Key": "k" * 256})
+    assert response["statusCode"] == 422
+    assert json.loads(response["body"])["detail"][0]["loc"][:2] == ["header", "idempotency-key"]
+
+
+def test_a_refused_card_number_is_never_echoed_back(routes: dict[str, Route]) -> None:
+    # Given a card number that fails the Luhn check, with its CVV
+    card = {**VALID_CARD, "numero": "4111111111111112", "cvv": "987"}
+    # When payments refuses it
+    response = invoke(routes["CriarPagamentoFunction"], "/pagamentos", body={"ordem_id": ORDEM_ID, "valor": "10.00", "cartao": card})
+    # Then neither the number nor the CVV appears in the answer
+    assert response["statusCode"] == 422
+    assert "4111111111111112" not in response["body"]
+    assert "987" not in response["body"]
