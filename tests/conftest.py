@@ -19,3 +19,4 @@ os.environ.pop("AWS_PROFILE", None)
 # Spans are produced and checked in memory (tests add the processor); nothing is exported.
 os.environ.setdefault("OTEL_TRACES_EXPORTER", "none")
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "DEBUG")
+os.environ.setdefault("OTEL_METRICS_EXPORTER", "none")

@@ -38,9 +38,10 @@ class Gateway:
     routes: list[Route]
     environments_per_function: int = 32
     invocations: list[Invocation] = field(default_factory=list)
-    # Faults on the way to a function, as a broken network or a crashed function would cause:
-    # a function name mapped to a callable run instead of the handler (it may sleep or raise).
-    faults: dict[str, Callable[[], dict[str, Any]]] = field(default_factory=dict)
+    # Faults on the way to a function, as a slow network or a crashed function would cause: a
+    # function name mapped to a callable that gets the real invocation and decides what to do
+    # with it (skip it, run it and then sleep, raise so the connection drops without an answer).
+    faults: dict[str, Callable[[Callable[[], dict[str, Any]]], dict[str, Any]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._pools = {route.function: ThreadPoolExecutor(self.environments_per_function, route.function) for route in self.routes}
@@ -69,6 +70,9 @@ class Gateway:
         return f"http://{host!s}:{port}"
 
     def start(self) -> Gateway:
+        # Import every handler first, as Lambda runs a function's init before its first request.
+        for route in self.routes:
+            self.handler(route.function)
         self._thread.start()
         return self
 
@@ -100,8 +104,11 @@ class Gateway:
         self._reply(request, response)
 
     def _invoke(self, function: str, event: dict[str, Any]) -> dict[str, Any]:
+        def real() -> dict[str, Any]:
+            return self.handler(function)(event, FakeLambdaContext(function))
+
         fault = self.faults.get(function)
-        response = fault() if fault else self.handler(function)(event, FakeLambdaContext(function))
+        response = fault(real) if fault else real()
         self.invocations.append(Invocation(function, event, response))
         return response
 

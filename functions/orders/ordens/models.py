@@ -37,8 +37,9 @@ class Ordem(BaseModel):
     quantidade: int
     valor_total: Dinheiro
     status: StatusOrdem
-    motivo: Motivo | None = None
-    pagamento_id: UUID | None = None
+    # Present only when they apply: a concluded order has no motivo, a refused one may have no payment.
+    motivo: Motivo | None = Field(default=None, exclude_if=lambda motivo: motivo is None)
+    pagamento_id: UUID | None = Field(default=None, exclude_if=lambda pagamento_id: pagamento_id is None)
 
 
 class OrdemRegistrada(Ordem):

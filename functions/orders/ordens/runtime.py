@@ -30,4 +30,5 @@ ordens = Ordens(
     runtime.database,
     LivrosClient(ServiceClient("cadastro-de-livros", str(_settings.livros_api_url), _settings.http_timeout_seconds)),
     PagamentosClient(ServiceClient("pagamento", str(_settings.pagamentos_api_url), _settings.http_timeout_seconds)),
+    logger,
 )

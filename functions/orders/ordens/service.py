@@ -28,11 +28,10 @@ from ordens.models import Motivo, NovaOrdem, OrdemRegistrada, StatusOrdem
 
 T = TypeVar("T")
 
-logger = Logger(child=True)
-
 
 class Ordens:
-    def __init__(self, database: Database, livros: LivrosClient, pagamentos: PagamentosClient) -> None:
+    def __init__(self, database: Database, livros: LivrosClient, pagamentos: PagamentosClient, logger: Logger) -> None:
+        self._logger = logger
         self._database = database
         self._livros = livros
         self._pagamentos = pagamentos
@@ -68,7 +67,7 @@ class Ordens:
             anterior = self._database.run(lambda connection: repository.select_ordem_da_chave(connection, idempotency_key))
             assert anterior is not None
             return self._repetir(anterior, pedido)
-        logger.info("ordem registrada", extra={"ordem_id": str(ordem.id), "livro_id": ordem.livro_id})
+        self._logger.info("ordem registrada", extra={"ordem_id": str(ordem.id), "livro_id": ordem.livro_id})
 
         if livro.estoque < pedido.quantidade:
             # Quick refusal from the validation step; the reservation below is what guarantees it.
@@ -79,7 +78,7 @@ class Ordens:
         if (anterior.livro_id, anterior.quantidade) != (pedido.livro_id, pedido.quantidade):
             raise ChaveDeIdempotenciaReutilizada()
         if anterior.status is StatusOrdem.PENDENTE:
-            logger.info("retomando ordem pendente", extra={"ordem_id": str(anterior.id)})
+            self._logger.info("retomando ordem pendente", extra={"ordem_id": str(anterior.id)})
             return self._processar(anterior, pedido)
         assert anterior.http_status is not None
         return anterior, anterior.http_status
@@ -108,11 +107,11 @@ class Ordens:
             return self._pagamentos.pagar(ordem.id, ordem.valor_total, pedido.cartao)
         except DependencyError as error:
             # Payments are idempotent per order, so asking once more never charges twice.
-            logger.warning("pagamento falhou; tentando de novo", extra={"ordem_id": str(ordem.id), "falha": error.failure.value})
+            self._logger.warning("pagamento falhou; tentando de novo", extra={"ordem_id": str(ordem.id), "falha": error.failure.value})
             return self._pagamentos.pagar(ordem.id, ordem.valor_total, pedido.cartao)
 
     def _abandon(self, ordem: OrdemRegistrada, motivo: Motivo, error: DependencyError) -> tuple[OrdemRegistrada, int]:
-        logger.warning("dependência falhou", extra={"ordem_id": str(ordem.id), "dependencia": error.dependency, "falha": error.failure.value})
+        self._logger.warning("dependência falhou", extra={"ordem_id": str(ordem.id), "dependencia": error.dependency, "falha": error.failure.value})
         return self._release_then_finish(ordem, motivo, None, status_for(error), cause=error)
 
     def _release_then_finish(
@@ -122,7 +121,7 @@ class Ordens:
             self._livros.liberar(ordem.livro_id, ordem.id)
         except DependencyError as release_error:
             # The stock may still be held: keep the order PENDENTE so a retry can finish the job.
-            logger.error(
+            self._logger.error(
                 "não foi possível liberar o estoque; ordem fica pendente",
                 extra={"ordem_id": str(ordem.id), "falha": release_error.failure.value},
             )
@@ -143,15 +142,14 @@ class Ordens:
             # A concurrent retry finished it first; both saw the same idempotent answers.
             assert concurrent.http_status is not None
             return concurrent, concurrent.http_status
-        logger.info("ordem finalizada", extra={"ordem_id": str(ordem.id), "status": status.value, "motivo": motivo})
+        self._logger.info("ordem finalizada", extra={"ordem_id": str(ordem.id), "status": status.value, "motivo": motivo})
         final = ordem.model_copy(update={"status": status, "motivo": motivo, "pagamento_id": pagamento_id, "http_status": http_status})
         return final, http_status
 
-    @staticmethod
-    def _call(motivo: Motivo, call: Callable[[], T]) -> T:
+    def _call(self, motivo: Motivo, call: Callable[[], T]) -> T:
         """A call made before the order is recorded: a failure leaves nothing to clean up."""
         try:
             return call()
         except DependencyError as error:
-            logger.warning("dependência falhou", extra={"dependencia": error.dependency, "falha": error.failure.value})
+            self._logger.warning("dependência falhou", extra={"dependencia": error.dependency, "falha": error.failure.value})
             raise DependenciaIndisponivel(status_code=status_for(error), status="NAO_CONCLUIDA", motivo=motivo.value) from error

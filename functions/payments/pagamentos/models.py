@@ -6,7 +6,7 @@ from enum import StrEnum
 from uuid import UUID
 
 from bookstore_shared.models import Cartao, Dinheiro
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class NovoPagamento(BaseModel):
@@ -32,5 +32,5 @@ class Pagamento(BaseModel):
     ordem_id: UUID
     valor: Dinheiro
     status: StatusPagamento
-    motivo: MotivoRecusa | None = None
+    motivo: MotivoRecusa | None = Field(default=None, exclude_if=lambda motivo: motivo is None)
     cartao_final: str

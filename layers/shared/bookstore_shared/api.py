@@ -21,7 +21,7 @@ Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
 def json_response(status_code: int, body: BaseModel | dict[str, Any], headers: dict[str, str] | None = None) -> Response[Any]:
     """A JSON answer; pydantic bodies are serialised in JSON mode (money as "49.90")."""
-    payload = body.model_dump_json(exclude_none=True) if isinstance(body, BaseModel) else body
+    payload = body.model_dump_json() if isinstance(body, BaseModel) else body
     return Response(status_code=status_code, content_type=content_types.APPLICATION_JSON, body=payload, headers=headers)
 
 

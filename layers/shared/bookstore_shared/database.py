@@ -22,12 +22,11 @@ from bookstore_shared.settings import ServiceSettings
 T = TypeVar("T")
 Connection = psycopg.Connection[DictRow]
 
-logger = Logger(child=True)
-
 
 class Database:
-    def __init__(self, settings: ServiceSettings, application_name: str) -> None:
+    def __init__(self, settings: ServiceSettings, application_name: str, logger: Logger) -> None:
         self._settings = settings
+        self._logger = logger
         self._application_name = application_name
         self._local = threading.local()
 
@@ -44,7 +43,7 @@ class Database:
                 result = work(connection)
             except psycopg.OperationalError:
                 if connection.broken and attempt == 1:
-                    logger.warning("database connection dropped; reconnecting once")
+                    self._logger.warning("database connection dropped; reconnecting once")
                     self.close()
                     continue
                 self._rollback_quietly(connection)

@@ -24,7 +24,7 @@ class ServiceRuntime[S: ServiceSettings]:
         configure_telemetry()
         self.settings: S = load_settings(settings_type)
         self.logger = Logger(service=service_name)
-        self.database = Database(self.settings, application_name=service_name)
+        self.database = Database(self.settings, application_name=service_name, logger=self.logger)
         self._register_error_handlers = register_error_handlers
 
     def new_app(self) -> APIGatewayRestResolver:

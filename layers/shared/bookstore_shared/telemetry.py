@@ -2,7 +2,7 @@
 variables (defaults are applied only where a variable is unset).
 
 What it sets up, once per execution environment:
-- a TracerProvider whose Resource names the service and the function (`service.name`,
+- a TracerProvider and a MeterProvider whose Resource names the service and the function (`service.name`,
   `service.version`, `deployment.environment.name`, `faas.name`, `cloud.provider`, `cloud.region`);
 - an OTLP/HTTP exporter to `OTEL_EXPORTER_OTLP_ENDPOINT`, behind a batch processor that is flushed
   at the end of every invocation, with a short export timeout so a collector that is down delays a
@@ -22,7 +22,8 @@ import threading
 
 import wrapt
 
-from opentelemetry import trace
+from opentelemetry import metrics, trace
+from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.instrumentation.aws_lambda import (
     OTEL_INSTRUMENTATION_AWS_LAMBDA_FLUSH_TIMEOUT,
@@ -32,6 +33,8 @@ from opentelemetry.instrumentation.aws_lambda import (
 from opentelemetry.instrumentation.botocore import BotocoreInstrumentor
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -58,6 +61,7 @@ def configure_telemetry() -> None:
         if os.environ.get("OTEL_TRACES_EXPORTER", "otlp").strip().lower() != "none":
             provider.add_span_processor(BatchSpanProcessor(_span_exporter()))
         trace.set_tracer_provider(provider)
+        metrics.set_meter_provider(MeterProvider(resource=provider.resource, metric_readers=_metric_readers()))
         BotocoreInstrumentor().instrument()
         # The SQL commenter would put trace ids into the statements; the spans already link them.
         PsycopgInstrumentor().instrument(enable_commenter=False)
@@ -103,6 +107,15 @@ def _resource() -> Resource:
 def _span_exporter() -> OTLPSpanExporter:
     explicit = "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT" in os.environ or "OTEL_EXPORTER_OTLP_TIMEOUT" in os.environ
     return OTLPSpanExporter() if explicit else OTLPSpanExporter(timeout=DEFAULT_EXPORT_TIMEOUT_S)
+
+
+def _metric_readers() -> list[MetricReader]:
+    if os.environ.get("OTEL_METRICS_EXPORTER", "otlp").strip().lower() == "none":
+        return []
+    explicit = "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT" in os.environ or "OTEL_EXPORTER_OTLP_TIMEOUT" in os.environ
+    exporter = OTLPMetricExporter() if explicit else OTLPMetricExporter(timeout=DEFAULT_EXPORT_TIMEOUT_S)
+    # Exported at the end of every invocation by the flush; the period only matters while warm and busy.
+    return [PeriodicExportingMetricReader(exporter)]
 
 
 def _flush_timeout_ms() -> int:

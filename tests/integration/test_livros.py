@@ -1,0 +1,95 @@
+"""Cadastro de Livros over HTTP, on a real PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+
+from tests.support.bookstore import new_book, stock_of
+
+
+def test_a_created_book_is_returned_and_can_be_read_back(api: httpx.Client) -> None:
+    # Given a new book
+    response = api.post("/livros", json={"titulo": "Memórias Póstumas", "autor": "Machado", "preco": 42.5, "estoque": 3})
+    # Then it comes back with an id and money as a two-place string
+    assert response.status_code == 201
+    book = response.json()
+    assert book == {"id": book["id"], "titulo": "Memórias Póstumas", "autor": "Machado", "preco": "42.50", "estoque": 3}
+    assert response.headers["Location"] == f"/livros/{book['id']}"
+    # And reading it back gives the same book
+    assert api.get(f"/livros/{book['id']}").json() == book
+
+
+def test_author_is_optional(api: httpx.Client) -> None:
+    response = api.post("/livros", json={"titulo": "Anônimo", "preco": "10.00", "estoque": 0})
+    assert response.status_code == 201
+    assert response.json()["autor"] is None
+
+
+def test_unknown_book_is_404(api: httpx.Client) -> None:
+    response = api.get("/livros/999999")
+    assert response.status_code == 404
+    assert response.json() == {"message": "Livro não encontrado"}
+
+
+def test_listing_is_ordered_by_id_and_paged(api: httpx.Client) -> None:
+    # Given five books
+    ids = [new_book(api, titulo=f"Livro {n}")["id"] for n in range(5)]
+    # When listing with the defaults, and page by page
+    everything = api.get("/livros").json()
+    page = api.get("/livros", params={"limit": 2, "offset": 2}).json()
+    # Then the order is by id and the page is the right slice
+    assert [book["id"] for book in everything] == ids
+    assert [book["id"] for book in page] == ids[2:4]
+    assert api.get("/livros", params={"offset": 10}).json() == []
+
+
+def test_a_bad_book_changes_nothing(api: httpx.Client) -> None:
+    response = api.post("/livros", json={"titulo": "", "preco": "-1", "estoque": -3})
+    assert response.status_code == 422
+    assert api.get("/livros").json() == []
+
+
+def test_reservation_takes_stock_once_per_order_and_release_gives_it_back(api: httpx.Client) -> None:
+    # Given a book with 5 in stock and an order id
+    book = new_book(api, estoque=5)
+    ordem_id = str(uuid.uuid4())
+    reservas = f"/livros/{book['id']}/reservas"
+    # When the order reserves 3, twice (a retry)
+    first = api.post(reservas, json={"ordem_id": ordem_id, "quantidade": 3})
+    again = api.post(reservas, json={"ordem_id": ordem_id, "quantidade": 3})
+    # Then the stock went down once
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json() == again.json() == {"ordem_id": ordem_id, "livro_id": book["id"], "quantidade": 3, "status": "RESERVADA"}
+    assert stock_of(api, book["id"]) == 2
+    # When it is released, twice
+    released = api.delete(f"{reservas}/{ordem_id}")
+    released_again = api.delete(f"{reservas}/{ordem_id}")
+    # Then the stock came back once
+    assert released.status_code == released_again.status_code == 200
+    assert released.json()["status"] == "LIBERADA"
+    assert stock_of(api, book["id"]) == 5
+
+
+def test_reserving_more_than_the_stock_is_409_and_holds_nothing(api: httpx.Client) -> None:
+    book = new_book(api, estoque=2)
+    response = api.post(f"/livros/{book['id']}/reservas", json={"ordem_id": str(uuid.uuid4()), "quantidade": 3})
+    assert response.status_code == 409
+    assert response.json() == {"message": "Estoque insuficiente", "motivo": "ESTOQUE_INSUFICIENTE", "estoque": 2}
+    assert stock_of(api, book["id"]) == 2
+
+
+def test_reusing_an_order_id_for_a_different_reservation_is_409(api: httpx.Client) -> None:
+    book = new_book(api, estoque=5)
+    ordem_id = str(uuid.uuid4())
+    api.post(f"/livros/{book['id']}/reservas", json={"ordem_id": ordem_id, "quantidade": 1})
+    response = api.post(f"/livros/{book['id']}/reservas", json={"ordem_id": ordem_id, "quantidade": 2})
+    assert response.status_code == 409
+    assert stock_of(api, book["id"]) == 4
+
+
+def test_reserving_an_unknown_book_or_releasing_an_unknown_reservation_is_404(api: httpx.Client) -> None:
+    assert api.post("/livros/424242/reservas", json={"ordem_id": str(uuid.uuid4()), "quantidade": 1}).status_code == 404
+    book = new_book(api)
+    assert api.delete(f"/livros/{book['id']}/reservas/{uuid.uuid4()}").status_code == 404

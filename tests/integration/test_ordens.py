@@ -1,0 +1,175 @@
+"""Ordem de Compra over HTTP: the whole flow through the real books and payments handlers."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+import psycopg
+
+from tests.support import faults
+from tests.support.bookstore import CARD_APPROVED, CARD_DECLINED, new_book, order, stock_of
+from tests.support.gateway import Gateway
+
+DB = dict[str, psycopg.Connection[tuple[object, ...]]]
+
+
+def count(db: DB, service: str, table: str) -> Any:
+    row = db[service].execute(f"SELECT count(*) FROM {table}").fetchone()  # type: ignore[arg-type]
+    assert row is not None
+    return row[0]
+
+
+def test_a_successful_order_is_concluded_charged_and_takes_the_stock(api: httpx.Client) -> None:
+    # Given a book with 10 in stock at 39.90
+    book = new_book(api, estoque=10, preco="39.90")
+    # When 2 are ordered
+    response = order(api, book["id"], quantidade=2)
+    # Then the order is concluded for 79.80 and paid
+    assert response.status_code == 201
+    ordem = response.json()
+    assert ordem == {
+        "id": ordem["id"], "livro_id": book["id"], "quantidade": 2, "valor_total": "79.80",
+        "status": "CONCLUIDA", "pagamento_id": ordem["pagamento_id"],
+    }  # fmt: skip
+    assert stock_of(api, book["id"]) == 8
+    assert api.get(f"/ordens/{ordem['id']}").json() == ordem
+    payment = api.get(f"/pagamentos/{ordem['pagamento_id']}").json()
+    assert (payment["status"], payment["valor"], payment["ordem_id"]) == ("APROVADO", "79.80", ordem["id"])
+
+
+def test_an_unknown_book_is_404_and_records_nothing(api: httpx.Client, db: DB) -> None:
+    response = order(api, 987654)
+    assert response.status_code == 404
+    assert response.json() == {"message": "Livro não encontrado"}
+    assert count(db, "ordens", "ordens") == 0
+
+
+def test_not_enough_stock_is_409_and_holds_nothing(api: httpx.Client, db: DB) -> None:
+    book = new_book(api, estoque=1)
+    response = order(api, book["id"], quantidade=2)
+    assert response.status_code == 409
+    ordem = response.json()
+    assert (ordem["status"], ordem["motivo"]) == ("NAO_CONCLUIDA", "ESTOQUE_INSUFICIENTE")
+    assert api.get(f"/ordens/{ordem['id']}").json() == ordem
+    assert stock_of(api, book["id"]) == 1
+    assert count(db, "pagamentos", "pagamentos") == 0
+
+
+def test_a_declined_card_is_402_and_leaves_the_stock_as_it_was(api: httpx.Client) -> None:
+    book = new_book(api, estoque=3)
+    response = order(api, book["id"], card=CARD_DECLINED)
+    assert response.status_code == 402
+    ordem = response.json()
+    assert (ordem["status"], ordem["motivo"]) == ("NAO_CONCLUIDA", "PAGAMENTO_RECUSADO")
+    assert api.get(f"/pagamentos/{ordem['pagamento_id']}").json()["status"] == "RECUSADO"
+    assert stock_of(api, book["id"]) == 3
+
+
+def test_payments_failing_is_502_and_leaves_the_stock_as_it_was(api: httpx.Client, gateway: Gateway) -> None:
+    book = new_book(api, estoque=3)
+    gateway.faults["CriarPagamentoFunction"] = faults.answers_500
+    response = order(api, book["id"])
+    assert response.status_code == 502
+    assert (response.json()["status"], response.json()["motivo"]) == ("NAO_CONCLUIDA", "PAGAMENTO_INDISPONIVEL")
+    assert stock_of(api, book["id"]) == 3
+
+
+def test_payments_unreachable_is_503_and_leaves_the_stock_as_it_was(api: httpx.Client, gateway: Gateway) -> None:
+    book = new_book(api, estoque=3)
+    gateway.faults["CriarPagamentoFunction"] = faults.drops_connection
+    response = order(api, book["id"])
+    assert response.status_code == 503
+    assert response.json()["status"] == "NAO_CONCLUIDA"
+    assert stock_of(api, book["id"]) == 3
+
+
+def test_a_payment_answered_too_late_is_asked_again_and_charged_once(api: httpx.Client, gateway: Gateway, db: DB) -> None:
+    # Given payments that approve the first request but answer after the timeout
+    book = new_book(api, estoque=3)
+    gateway.faults["CriarPagamentoFunction"] = faults.first_call_only(faults.works_then_hangs())
+    # When an order is placed
+    response = order(api, book["id"])
+    # Then the retry gets the same payment: concluded, charged once
+    assert response.status_code == 201
+    assert count(db, "pagamentos", "pagamentos") == 1
+    assert stock_of(api, book["id"]) == 2
+
+
+def test_books_timing_out_after_reserving_is_504_and_the_reservation_is_released(api: httpx.Client, gateway: Gateway) -> None:
+    book = new_book(api, estoque=3)
+    gateway.faults["ReservarEstoqueFunction"] = faults.works_then_hangs()
+    response = order(api, book["id"])
+    assert response.status_code == 504
+    assert (response.json()["status"], response.json()["motivo"]) == ("NAO_CONCLUIDA", "CADASTRO_DE_LIVROS_INDISPONIVEL")
+    assert stock_of(api, book["id"]) == 3
+
+
+def test_books_failing_at_validation_is_502_and_records_nothing(api: httpx.Client, gateway: Gateway, db: DB) -> None:
+    book = new_book(api, estoque=3)
+    gateway.faults["ObterLivroFunction"] = faults.answers_500
+    response = order(api, book["id"])
+    assert response.status_code == 502
+    assert response.json()["status"] == "NAO_CONCLUIDA"
+    assert count(db, "ordens", "ordens") == 0
+
+
+def test_the_same_idempotency_key_gets_the_first_answer_and_no_second_charge(api: httpx.Client, db: DB) -> None:
+    # Given an order placed with a key
+    book = new_book(api, estoque=5)
+    key = str(uuid.uuid4())
+    first = order(api, book["id"], quantidade=2, key=key)
+    # When it is sent again with the same key
+    again = order(api, book["id"], quantidade=2, key=key)
+    # Then the answer is the same and nothing happened twice
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.json() == first.json()
+    assert count(db, "ordens", "ordens") == 1
+    assert count(db, "pagamentos", "pagamentos") == 1
+    assert stock_of(api, book["id"]) == 3
+
+
+def test_a_declined_order_replays_its_402(api: httpx.Client) -> None:
+    book = new_book(api, estoque=5)
+    first = order(api, book["id"], card=CARD_DECLINED, key="recusada-1")
+    again = order(api, book["id"], card=CARD_DECLINED, key="recusada-1")
+    assert first.status_code == again.status_code == 402
+    assert again.json() == first.json()
+
+
+def test_a_key_reused_for_another_order_is_422(api: httpx.Client) -> None:
+    book = new_book(api, estoque=5)
+    order(api, book["id"], quantidade=1, key="k-1")
+    response = order(api, book["id"], quantidade=3, key="k-1")
+    assert response.status_code == 422
+    assert stock_of(api, book["id"]) == 4
+
+
+def test_an_order_interrupted_midway_stays_pending_and_a_retry_finishes_it(api: httpx.Client, gateway: Gateway, db: DB) -> None:
+    # Given payments down and books unable to release the reservation
+    book = new_book(api, estoque=5)
+    gateway.faults["CriarPagamentoFunction"] = faults.answers_500
+    gateway.faults["LiberarReservaFunction"] = faults.answers_500
+    # When the order is placed
+    interrupted = order(api, book["id"], quantidade=2, key="retomar-1")
+    # Then it is not concluded, holds its reservation as PENDENTE, and says so
+    assert interrupted.status_code == 502
+    assert interrupted.json()["status"] == "PENDENTE"
+    assert api.get(f"/ordens/{interrupted.json()['id']}").json()["status"] == "PENDENTE"
+    assert stock_of(api, book["id"]) == 3
+    # When the dependencies are back and the client retries with the same key
+    gateway.faults.clear()
+    finished = order(api, book["id"], quantidade=2, key="retomar-1")
+    # Then the same order concludes, with one charge and the stock taken once
+    assert finished.status_code == 201
+    assert finished.json()["id"] == interrupted.json()["id"]
+    assert finished.json()["status"] == "CONCLUIDA"
+    assert stock_of(api, book["id"]) == 3
+    assert count(db, "pagamentos", "pagamentos") == 1
+
+
+def test_unknown_order_is_404(api: httpx.Client) -> None:
+    response = api.get(f"/ordens/{uuid.uuid4()}")
+    assert response.status_code == 404
+    assert response.json() == {"message": "Ordem não encontrada"}

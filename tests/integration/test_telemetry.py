@@ -1,0 +1,96 @@
+"""The order flow already produces spans and carries the trace context across services
+(the telemetry issue polishes names, cold starts and export; here the basics must hold)."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
+
+from tests.support.bookstore import new_book, order
+
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+TRACEPARENT = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
+
+
+@pytest.fixture
+def spans(gateway: object) -> Iterator[InMemorySpanExporter]:
+    provider = trace.get_tracer_provider()
+    assert isinstance(provider, TracerProvider), "the functions configure the SDK when imported"
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    yield exporter
+    exporter.shutdown()
+
+
+def test_one_order_is_one_trace_across_the_three_services(api: httpx.Client, gateway_url: str, spans: InMemorySpanExporter) -> None:
+    # Given a book, and a client that starts a trace (plain urllib, as curl would: the test's own
+    # httpx client is instrumented too and would put its own traceparent in)
+    book = new_book(api, estoque=2)
+    spans.clear()
+    # When it places an order, sending its traceparent
+    body = {"livro_id": book["id"], "quantidade": 1, "cartao": {"numero": "4111111111111111", "titular": "Ana", "validade": "10/38", "cvv": "321"}}
+    request = urllib.request.Request(
+        f"{gateway_url}/ordens",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", "traceparent": TRACEPARENT},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - a loopback URL the test built
+        assert response.status == 201
+    finished = spans.get_finished_spans()
+    # Then every span of the order belongs to the client's trace
+    assert {format(span.context.trace_id, "032x") for span in finished} == {TRACE_ID}
+    servers = {span.name: span for span in finished if span.kind is SpanKind.SERVER}
+    # And each function the order reached has its SERVER span with the Lambda attributes
+    assert {"CriarOrdemFunction", "ObterLivroFunction", "ReservarEstoqueFunction", "CriarPagamentoFunction"} <= set(servers)
+    for server in servers.values():
+        attributes = server.attributes or {}
+        assert attributes["faas.trigger"] == "http"
+        assert attributes["faas.invocation_id"]
+        assert str(attributes["cloud.resource_id"]).startswith("arn:aws:lambda:")
+    # And books and payments run under the HTTP client spans orders made, not as orphans
+    by_id = {span.context.span_id: span for span in finished}
+
+    def parent(span: ReadableSpan) -> ReadableSpan:
+        assert span.parent is not None
+        return by_id[span.parent.span_id]
+
+    for callee in ("ObterLivroFunction", "ReservarEstoqueFunction", "CriarPagamentoFunction"):
+        client_span = parent(servers[callee])
+        assert client_span.kind is SpanKind.CLIENT
+        assert parent(client_span) is servers["CriarOrdemFunction"]
+    assert servers["CriarOrdemFunction"].parent is not None
+    assert format(servers["CriarOrdemFunction"].parent.span_id, "016x") == "00f067aa0ba902b7"
+    # And the database statements are spans under the functions that ran them
+    database_spans = [span for span in finished if (span.attributes or {}).get("db.system.name", (span.attributes or {}).get("db.system")) == "postgresql"]
+    assert {servers_of(span, by_id) for span in database_spans} >= {"CriarOrdemFunction", "ReservarEstoqueFunction", "CriarPagamentoFunction"}
+
+
+def servers_of(span: ReadableSpan, by_id: dict[int, ReadableSpan]) -> str:
+    while span.kind is not SpanKind.SERVER:
+        assert span.parent is not None
+        span = by_id[span.parent.span_id]
+    return span.name
+
+
+def test_an_instrumented_client_and_the_services_share_one_trace(api: httpx.Client, spans: InMemorySpanExporter) -> None:
+    # Given a client instrumented with OpenTelemetry (the test's own httpx client)
+    book = new_book(api)
+    spans.clear()
+    # When it places an order
+    assert order(api, book["id"]).status_code == 201
+    finished = spans.get_finished_spans()
+    # Then the order's spans continue the client's trace, each one a new trace per request
+    roots = [span for span in finished if span.parent is None]
+    assert len(roots) == 1
+    assert roots[0].kind is SpanKind.CLIENT
+    assert {span.context.trace_id for span in finished} == {roots[0].context.trace_id}
