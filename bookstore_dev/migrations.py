@@ -35,7 +35,7 @@ def apply(conninfo: str, directory: Path) -> list[str]:
                 if script.stem in done:
                     continue
                 with connection.transaction():
-                    connection.execute(sql.SQL(script.read_text()))  # type: ignore[arg-type]
+                    connection.execute(sql.SQL(script.read_text()))
                     connection.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (script.stem,))
                 applied_now.append(script.stem)
         finally:

@@ -61,7 +61,14 @@ def provision(admin_conninfo: str, host: str, port: int, secretsmanager: Secrets
         _put_secret(
             secretsmanager,
             service.secret_name,
-            {"engine": "postgres", "host": host, "port": port, "username": service.name, "password": password, "dbname": service.name},
+            {
+                "engine": "postgres",
+                "host": host,
+                "port": port,
+                "username": service.name,
+                "password": password,
+                "dbname": service.name,
+            },
         )
         provisioned[service.name] = Provisioned(service, conninfo)
     return provisioned

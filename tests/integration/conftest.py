@@ -13,13 +13,14 @@ import boto3
 import httpx
 import psycopg
 import pytest
-from bookstore_dev import template
-from bookstore_dev.postgres import EmbeddedPostgres
-from bookstore_dev.provision import Provisioned, provision
 from moto import mock_aws
+from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 from pytest_socket import socket_allow_hosts
 
+from bookstore_dev import template
+from bookstore_dev.postgres import EmbeddedPostgres
+from bookstore_dev.provision import Provisioned, provision
 from tests.support.faults import DEPENDENCY_TIMEOUT_SECONDS
 from tests.support.gateway import Gateway
 
@@ -38,7 +39,7 @@ def postgres_admin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[s
     existing = os.environ.get("BOOKSTORE_TEST_PG_ADMIN_DSN")
     if existing:
         parts = conninfo_to_dict(existing)
-        yield existing, str(parts.get("host", "127.0.0.1")), int(parts.get("port", 5432))
+        yield existing, str(parts.get("host", "127.0.0.1")), int(str(parts.get("port") or 5432))
         return
     server = EmbeddedPostgres(Path(tmp_path_factory.mktemp("postgres")))
     server.start()
@@ -97,7 +98,8 @@ def _clean(request: pytest.FixtureRequest) -> Iterator[None]:
         gateway.invocations.clear()
     if "databases" in request.fixturenames or "gateway" in request.fixturenames:
         databases: dict[str, Provisioned] = request.getfixturevalue("databases")
-        tables = {"livros": "reservas, livros", "ordens": "ordens", "pagamentos": "pagamentos"}
+        tables = {"livros": ["reservas", "livros"], "ordens": ["ordens"], "pagamentos": ["pagamentos"]}
         for name, item in databases.items():
+            names = sql.SQL(", ").join(sql.Identifier(table) for table in tables[name])
             with psycopg.connect(item.conninfo, autocommit=True) as connection:
-                connection.execute(f"TRUNCATE {tables[name]} RESTART IDENTITY")  # type: ignore[arg-type]
+                connection.execute(sql.SQL("TRUNCATE {} RESTART IDENTITY").format(names))

@@ -33,7 +33,7 @@ def test_twenty_racing_orders_for_five_books_conclude_exactly_five(
     concluded = {response.json()["id"] for response in responses if response.status_code == 201}
     approved = db["pagamentos"].execute("SELECT ordem_id::text FROM pagamentos WHERE status = 'APROVADO'").fetchall()
     assert {row[0] for row in approved} == concluded
-    by_status = dict(db["ordens"].execute("SELECT status, count(*) FROM ordens GROUP BY status").fetchall())
+    by_status = {str(status): n for status, n in db["ordens"].execute("SELECT status, count(*) FROM ordens GROUP BY status")}
     assert by_status == {"CONCLUIDA": 5, "NAO_CONCLUIDA": 15}
     # And no refused order holds stock
     held = db["livros"].execute("SELECT ordem_id::text FROM reservas WHERE status = 'RESERVADA'").fetchall()

@@ -7,16 +7,17 @@ from typing import Any
 
 import httpx
 import psycopg
+from psycopg import sql
 
 from tests.support import faults
-from tests.support.bookstore import CARD_APPROVED, CARD_DECLINED, new_book, order, stock_of
+from tests.support.bookstore import CARD_DECLINED, new_book, order, stock_of
 from tests.support.gateway import Gateway
 
 DB = dict[str, psycopg.Connection[tuple[object, ...]]]
 
 
 def count(db: DB, service: str, table: str) -> Any:
-    row = db[service].execute(f"SELECT count(*) FROM {table}").fetchone()  # type: ignore[arg-type]
+    row = db[service].execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))).fetchone()
     assert row is not None
     return row[0]
 

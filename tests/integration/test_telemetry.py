@@ -31,14 +31,20 @@ def spans(gateway: object) -> Iterator[InMemorySpanExporter]:
     exporter.shutdown()
 
 
-def test_one_order_is_one_trace_across_the_three_services(api: httpx.Client, gateway_url: str, spans: InMemorySpanExporter) -> None:
+def test_one_order_is_one_trace_across_the_three_services(
+    api: httpx.Client, gateway_url: str, spans: InMemorySpanExporter
+) -> None:
     # Given a book, and a client that starts a trace (plain urllib, as curl would: the test's own
     # httpx client is instrumented too and would put its own traceparent in)
     book = new_book(api, estoque=2)
     spans.clear()
     # When it places an order, sending its traceparent
-    body = {"livro_id": book["id"], "quantidade": 1, "cartao": {"numero": "4111111111111111", "titular": "Ana", "validade": "10/38", "cvv": "321"}}
-    request = urllib.request.Request(
+    body = {
+        "livro_id": book["id"],
+        "quantidade": 1,
+        "cartao": {"numero": "4111111111111111", "titular": "Ana", "validade": "10/38", "cvv": "321"},
+    }
+    request = urllib.request.Request(  # noqa: S310 - a loopback URL the test built
         f"{gateway_url}/ordens",
         data=json.dumps(body).encode(),
         headers={"Content-Type": "application/json", "traceparent": TRACEPARENT},
@@ -71,8 +77,16 @@ def test_one_order_is_one_trace_across_the_three_services(api: httpx.Client, gat
     assert servers["CriarOrdemFunction"].parent is not None
     assert format(servers["CriarOrdemFunction"].parent.span_id, "016x") == "00f067aa0ba902b7"
     # And the database statements are spans under the functions that ran them
-    database_spans = [span for span in finished if (span.attributes or {}).get("db.system.name", (span.attributes or {}).get("db.system")) == "postgresql"]
-    assert {servers_of(span, by_id) for span in database_spans} >= {"CriarOrdemFunction", "ReservarEstoqueFunction", "CriarPagamentoFunction"}
+    database_spans = [
+        span
+        for span in finished
+        if (span.attributes or {}).get("db.system.name", (span.attributes or {}).get("db.system")) == "postgresql"
+    ]
+    assert {servers_of(span, by_id) for span in database_spans} >= {
+        "CriarOrdemFunction",
+        "ReservarEstoqueFunction",
+        "CriarPagamentoFunction",
+    }
 
 
 def servers_of(span: ReadableSpan, by_id: dict[int, ReadableSpan]) -> str:

@@ -20,7 +20,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bookstore_dev.template import Route
-
 from tests.support.events import FakeLambdaContext, api_event, path_parameters
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
@@ -44,7 +43,9 @@ class Gateway:
     faults: dict[str, Callable[[Callable[[], dict[str, Any]]], dict[str, Any]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self._pools = {route.function: ThreadPoolExecutor(self.environments_per_function, route.function) for route in self.routes}
+        self._pools = {
+            route.function: ThreadPoolExecutor(self.environments_per_function, route.function) for route in self.routes
+        }
         self._handlers: dict[str, Handler] = {}
         self._lock = threading.Lock()
         gateway = self
@@ -99,7 +100,9 @@ class Gateway:
             return
         length = int(request.headers.get("Content-Length") or 0)
         body = request.rfile.read(length).decode() if length else None
-        event = api_event(request.command, route.path, url.path, body=body, headers=dict(request.headers.items()), query=url.query)
+        event = api_event(
+            request.command, route.path, url.path, body=body, headers=dict(request.headers.items()), query=url.query
+        )
         response = self._pools[route.function].submit(self._invoke, route.function, event).result()
         self._reply(request, response)
 

@@ -10,10 +10,11 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
-from bookstore_dev import template
-from bookstore_dev.provision import SERVICES
 from moto import mock_aws
 from pytest_socket import disable_socket
+
+from bookstore_dev import template
+from bookstore_dev.provision import SERVICES
 
 UNREACHABLE = "http://127.0.0.1:9"
 

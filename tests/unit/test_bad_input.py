@@ -7,8 +7,8 @@ import json
 from typing import Any
 
 import pytest
-from bookstore_dev.template import Route
 
+from bookstore_dev.template import Route
 from tests.support.events import FakeLambdaContext, api_event
 
 VALID_CARD = {"numero": "4111111111111111", "titular": "Maria Silva", "validade": "12/39", "cvv": "123"}
@@ -95,7 +95,9 @@ def test_a_refused_card_number_is_never_echoed_back(routes: dict[str, Route]) ->
     # Given a card number that fails the Luhn check, with its CVV
     card = {**VALID_CARD, "numero": "4111111111111112", "cvv": "987"}
     # When payments refuses it
-    response = invoke(routes["CriarPagamentoFunction"], "/pagamentos", body={"ordem_id": ORDEM_ID, "valor": "10.00", "cartao": card})
+    response = invoke(
+        routes["CriarPagamentoFunction"], "/pagamentos", body={"ordem_id": ORDEM_ID, "valor": "10.00", "cartao": card}
+    )
     # Then neither the number nor the CVV appears in the answer
     assert response["statusCode"] == 422
     assert "4111111111111112" not in response["body"]

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
+
 from bookstore_shared.models import Cartao
 from pagamentos.models import MotivoRecusa, StatusPagamento
 from pagamentos.service import decide
-from pydantic import ValidationError
 
 
 def cartao(numero: str, validade: str = "12/39") -> Cartao:
-    return Cartao(numero=numero, titular="Maria Silva", validade=validade, cvv="123")  # type: ignore[arg-type]
+    return Cartao(numero=numero, titular="Maria Silva", validade=validade, cvv="123")
 
 
 @pytest.mark.parametrize(

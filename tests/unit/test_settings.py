@@ -6,6 +6,7 @@ import json
 
 import boto3
 import pytest
+
 from bookstore_shared.secrets import database_credentials, forget_cached_credentials
 from bookstore_shared.settings import ConfigurationError, load_settings
 from ordens.runtime import OrdensSettings
@@ -30,10 +31,14 @@ def test_credentials_are_read_once_and_reused_while_warm() -> None:
     forget_cached_credentials()
     client = boto3.client("secretsmanager")
     name = "bookstore/test/db"
-    client.create_secret(Name=name, SecretString=json.dumps({"host": "db", "port": 5432, "username": "u", "password": "p1", "dbname": "d"}))
+    client.create_secret(
+        Name=name, SecretString=json.dumps({"host": "db", "port": 5432, "username": "u", "password": "p1", "dbname": "d"})
+    )
     first = database_credentials(name, max_age_seconds=300)
     # When the secret changes while the environment is warm
-    client.put_secret_value(SecretId=name, SecretString=json.dumps({"host": "db", "port": 5432, "username": "u", "password": "p2", "dbname": "d"}))
+    client.put_secret_value(
+        SecretId=name, SecretString=json.dumps({"host": "db", "port": 5432, "username": "u", "password": "p2", "dbname": "d"})
+    )
     # Then the cached value is reused, until the cache is dropped (as after a failed login)
     assert database_credentials(name, max_age_seconds=300).password.get_secret_value() == "p1"
     forget_cached_credentials()

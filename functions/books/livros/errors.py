@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+
 from bookstore_shared.api import DomainError, map_domain_errors
 
 

@@ -7,8 +7,9 @@ from typing import Annotated
 from uuid import UUID
 
 from aws_lambda_powertools.event_handler.openapi.params import Path
-from bookstore_shared.models import Dinheiro
 from pydantic import BaseModel, ConfigDict, Field
+
+from bookstore_shared.models import Dinheiro
 
 MAX_PAGE = 200
 

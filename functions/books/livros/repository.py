@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from bookstore_shared.database import Connection
 from psycopg.rows import DictRow
 
+from bookstore_shared.database import Connection
 from livros.models import Livro, NovoLivro, Reserva
-
 
 
 def insert_livro(connection: Connection, novo: NovoLivro) -> Livro:
     row = connection.execute(
-        "INSERT INTO livros (titulo, autor, preco, estoque) VALUES (%s, %s, %s, %s)"
-        " RETURNING id, titulo, autor, preco, estoque",
+        "INSERT INTO livros (titulo, autor, preco, estoque) VALUES (%s, %s, %s, %s) RETURNING id, titulo, autor, preco, estoque",
         (novo.titulo, novo.autor, novo.preco, novo.estoque),
     ).fetchone()
     assert row is not None

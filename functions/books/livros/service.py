@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from bookstore_shared.database import Connection, Database
 from psycopg.errors import ForeignKeyViolation
 
+from bookstore_shared.database import Connection, Database
 from livros import repository
 from livros.errors import EstoqueInsuficiente, LivroNaoEncontrado, ReservaConflitante, ReservaNaoEncontrada
 from livros.models import Livro, NovaReserva, NovoLivro, Reserva, StatusReserva

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 import httpx
+from pydantic import BaseModel, ValidationError
+
 from bookstore_shared.http_client import DependencyError, Failure, ServiceClient, json_body
 from bookstore_shared.models import Cartao
-from pydantic import BaseModel, ValidationError
 
 
 class LivroRemoto(BaseModel):
@@ -90,7 +91,10 @@ def _expect(dependency: str, response: httpx.Response, *statuses: int) -> dict[s
     return json_body(response, dependency)
 
 
-def _parse[M: BaseModel](dependency: str, model: type[M], body: dict[str, Any]) -> M:
+M = TypeVar("M", bound=BaseModel)
+
+
+def _parse(dependency: str, model: type[M], body: dict[str, Any]) -> M:
     try:
         return model.model_validate(body)
     except ValidationError as error:

@@ -6,6 +6,7 @@ where no order is recorded, so the answer is a plain `{"message": ...}`."""
 from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+
 from bookstore_shared.api import DomainError, map_domain_errors
 from bookstore_shared.http_client import DependencyError, Failure
 

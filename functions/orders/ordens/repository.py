@@ -5,9 +5,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from bookstore_shared.database import Connection
-
 from ordens.models import Motivo, OrdemRegistrada, StatusOrdem
-
 
 
 def insert_ordem(connection: Connection, ordem: OrdemRegistrada) -> bool:

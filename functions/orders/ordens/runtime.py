@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-from bookstore_shared.http_client import ServiceClient
-from bookstore_shared.runtime import ServiceRuntime
-from bookstore_shared.settings import ServiceSettings
 from pydantic import AnyHttpUrl, Field
 from pydantic_settings import SettingsConfigDict
 
+from bookstore_shared.http_client import ServiceClient
+from bookstore_shared.runtime import ServiceRuntime
+from bookstore_shared.settings import ServiceSettings
 from ordens.clients import LivrosClient, PagamentosClient
 from ordens.errors import register_error_handlers
 from ordens.service import Ordens

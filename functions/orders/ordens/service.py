@@ -18,12 +18,18 @@ from typing import TypeVar
 from uuid import UUID, uuid4
 
 from aws_lambda_powertools import Logger
+
 from bookstore_shared.database import Connection, Database
 from bookstore_shared.http_client import DependencyError
-
 from ordens import repository
 from ordens.clients import LivrosClient, PagamentoRemoto, PagamentosClient, Reservou
-from ordens.errors import ChaveDeIdempotenciaReutilizada, DependenciaIndisponivel, LivroNaoEncontrado, OrdemNaoEncontrada, status_for
+from ordens.errors import (
+    ChaveDeIdempotenciaReutilizada,
+    DependenciaIndisponivel,
+    LivroNaoEncontrado,
+    OrdemNaoEncontrada,
+    status_for,
+)
 from ordens.models import Motivo, NovaOrdem, OrdemRegistrada, StatusOrdem
 
 T = TypeVar("T")
@@ -107,11 +113,15 @@ class Ordens:
             return self._pagamentos.pagar(ordem.id, ordem.valor_total, pedido.cartao)
         except DependencyError as error:
             # Payments are idempotent per order, so asking once more never charges twice.
-            self._logger.warning("pagamento falhou; tentando de novo", extra={"ordem_id": str(ordem.id), "falha": error.failure.value})
+            self._logger.warning(
+                "pagamento falhou; tentando de novo", extra={"ordem_id": str(ordem.id), "falha": error.failure.value}
+            )
             return self._pagamentos.pagar(ordem.id, ordem.valor_total, pedido.cartao)
 
     def _abandon(self, ordem: OrdemRegistrada, motivo: Motivo, error: DependencyError) -> tuple[OrdemRegistrada, int]:
-        self._logger.warning("dependência falhou", extra={"ordem_id": str(ordem.id), "dependencia": error.dependency, "falha": error.failure.value})
+        self._logger.warning(
+            "dependência falhou", extra={"ordem_id": str(ordem.id), "dependencia": error.dependency, "falha": error.failure.value}
+        )
         return self._release_then_finish(ordem, motivo, None, status_for(error), cause=error)
 
     def _release_then_finish(
@@ -143,7 +153,9 @@ class Ordens:
             assert concurrent.http_status is not None
             return concurrent, concurrent.http_status
         self._logger.info("ordem finalizada", extra={"ordem_id": str(ordem.id), "status": status.value, "motivo": motivo})
-        final = ordem.model_copy(update={"status": status, "motivo": motivo, "pagamento_id": pagamento_id, "http_status": http_status})
+        final = ordem.model_copy(
+            update={"status": status, "motivo": motivo, "pagamento_id": pagamento_id, "http_status": http_status}
+        )
         return final, http_status
 
     def _call(self, motivo: Motivo, call: Callable[[], T]) -> T:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from enum import StrEnum
 from uuid import UUID
 
-from bookstore_shared.models import Cartao, Dinheiro
 from pydantic import BaseModel, ConfigDict, Field
+
+from bookstore_shared.models import Cartao, Dinheiro
 
 
 class NovoPagamento(BaseModel):

@@ -5,7 +5,6 @@ from __future__ import annotations
 from uuid import UUID
 
 from bookstore_shared.database import Connection
-
 from pagamentos.models import Pagamento
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from bookstore_shared.runtime import ServiceRuntime
-from bookstore_shared.settings import ServiceSettings
 from pydantic_settings import SettingsConfigDict
 
+from bookstore_shared.runtime import ServiceRuntime
+from bookstore_shared.settings import ServiceSettings
 from pagamentos.errors import register_error_handlers
 from pagamentos.service import Pagamentos
 

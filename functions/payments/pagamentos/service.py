@@ -8,7 +8,6 @@ from __future__ import annotations
 from uuid import UUID, uuid4
 
 from bookstore_shared.database import Connection, Database
-
 from pagamentos import repository
 from pagamentos.errors import PagamentoConflitante, PagamentoNaoEncontrado
 from pagamentos.models import MotivoRecusa, NovoPagamento, Pagamento, StatusPagamento

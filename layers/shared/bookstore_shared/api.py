@@ -37,7 +37,6 @@ def create_app(logger: Logger) -> APIGatewayRestResolver:
     # UTF-8 out as it came in: "Requisição", not "Requisi\u00e7\u00e3o".
     app = APIGatewayRestResolver(enable_validation=True, serializer=_to_json)
 
-    @app.exception_handler(RequestValidationError)
     def _invalid_request(error: RequestValidationError) -> Response[Any]:
         # Only where and why: pydantic's `input` would echo the request, card numbers included.
         detail = [
@@ -46,15 +45,16 @@ def create_app(logger: Logger) -> APIGatewayRestResolver:
         ]
         return error_response(422, "Requisição inválida", detail=detail)
 
-    @app.not_found
     def _unknown_route(_: NotFoundError) -> Response[Any]:
         return error_response(404, "Rota não encontrada")
 
-    @app.exception_handler(Exception)
     def _bug(error: Exception) -> Response[Any]:
         logger.exception("unhandled error", extra={"error_type": type(error).__name__})
         return error_response(500, "Erro interno")
 
+    app.exception_handler(RequestValidationError)(_invalid_request)
+    app.exception_handler(NotFoundError)(_unknown_route)
+    app.exception_handler(Exception)(_bug)
     return app
 
 

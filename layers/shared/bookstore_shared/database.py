@@ -94,4 +94,3 @@ class Database:
     def _rollback_quietly(connection: Connection) -> None:
         if not connection.closed and not connection.broken:
             connection.rollback()
-

@@ -4,6 +4,7 @@ telemetry, validated settings (failing fast), the logger, the database and a res
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Generic, TypeVar
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
@@ -13,8 +14,10 @@ from bookstore_shared.database import Database
 from bookstore_shared.settings import ServiceSettings, load_settings
 from bookstore_shared.telemetry import configure_telemetry
 
+S = TypeVar("S", bound=ServiceSettings)
 
-class ServiceRuntime[S: ServiceSettings]:
+
+class ServiceRuntime(Generic[S]):
     def __init__(
         self,
         service_name: str,

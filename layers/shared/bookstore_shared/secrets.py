@@ -31,4 +31,4 @@ def database_credentials(secret_name: str, max_age_seconds: int) -> DatabaseCred
 
 def forget_cached_credentials() -> None:
     """Drops every cached secret, so a rotated password is read again on the next connection."""
-    parameters.clear_caches()
+    parameters.clear_caches()  # type: ignore[no-untyped-call]

@@ -21,7 +21,6 @@ import sys
 import threading
 
 import wrapt
-
 from opentelemetry import metrics, trace
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -62,7 +61,7 @@ def configure_telemetry() -> None:
             provider.add_span_processor(BatchSpanProcessor(_span_exporter()))
         trace.set_tracer_provider(provider)
         metrics.set_meter_provider(MeterProvider(resource=provider.resource, metric_readers=_metric_readers()))
-        BotocoreInstrumentor().instrument()
+        BotocoreInstrumentor().instrument()  # type: ignore[no-untyped-call]
         # The SQL commenter would put trace ids into the statements; the spans already link them.
         PsycopgInstrumentor().instrument(enable_commenter=False)
         HTTPXClientInstrumentor().instrument()

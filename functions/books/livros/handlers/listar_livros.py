@@ -4,9 +4,9 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
+
 from bookstore_shared.api import lambda_handler
 from bookstore_shared.telemetry import instrument_lambda_handler
-
 from livros.models import MAX_PAGE
 from livros.runtime import livros, logger, new_app
 

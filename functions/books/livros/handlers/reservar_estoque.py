@@ -6,9 +6,9 @@
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
+
 from bookstore_shared.api import json_response, lambda_handler
 from bookstore_shared.telemetry import instrument_lambda_handler
-
 from livros.models import LivroId, NovaReserva
 from livros.runtime import livros, logger, new_app
 

@@ -7,9 +7,9 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Header
+
 from bookstore_shared.api import json_response, lambda_handler
 from bookstore_shared.telemetry import instrument_lambda_handler
-
 from ordens.models import NovaOrdem
 from ordens.runtime import logger, new_app, ordens
 

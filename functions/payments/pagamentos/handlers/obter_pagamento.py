@@ -4,9 +4,9 @@ from typing import Any
 from uuid import UUID
 
 from aws_lambda_powertools.event_handler import Response
+
 from bookstore_shared.api import json_response, lambda_handler
 from bookstore_shared.telemetry import instrument_lambda_handler
-
 from pagamentos.runtime import logger, new_app, pagamentos
 
 app = new_app()
