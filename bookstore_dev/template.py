@@ -55,6 +55,15 @@ def routes() -> list[Route]:
     return found
 
 
+def layer_paths() -> list[Path]:
+    """Where each layer's Python code lives in the repository (what Lambda mounts as /opt/python)."""
+    return [
+        ROOT / resource["Properties"]["ContentUri"]
+        for resource in load()["Resources"].values()
+        if resource["Type"] == "AWS::Serverless::LayerVersion"
+    ]
+
+
 def function_environment(logical_id: str) -> dict[str, Any]:
     """The function's own environment variables (not Globals), intrinsics left unresolved."""
     variables: dict[str, Any] = load()["Resources"][logical_id]["Properties"].get("Environment", {}).get("Variables", {})

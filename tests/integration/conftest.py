@@ -19,10 +19,10 @@ from psycopg.conninfo import conninfo_to_dict
 from pytest_socket import socket_allow_hosts
 
 from bookstore_dev import template
+from bookstore_dev.gateway import Gateway
 from bookstore_dev.postgres import EmbeddedPostgres
 from bookstore_dev.provision import Provisioned, provision
 from tests.support.faults import DEPENDENCY_TIMEOUT_SECONDS
-from tests.support.gateway import Gateway
 
 # Dependencies answer within this many seconds or count as timed out. The template says 2; the
 # tests allow a little more because a burst of cold "environments" shares two cores here.

@@ -9,9 +9,9 @@ import httpx
 import psycopg
 from psycopg import sql
 
+from bookstore_dev.gateway import Gateway
 from tests.support import faults
 from tests.support.bookstore import CARD_DECLINED, new_book, order, stock_of
-from tests.support.gateway import Gateway
 
 DB = dict[str, psycopg.Connection[tuple[object, ...]]]
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from bookstore_dev.events import FakeLambdaContext, api_event
 from bookstore_dev.template import Route
-from tests.support.events import FakeLambdaContext, api_event
 
 VALID_CARD = {"numero": "4111111111111111", "titular": "Maria Silva", "validade": "12/39", "cvv": "123"}
 ORDEM_ID = "5f0c7a52-3a0e-4c55-9d57-1f3b9b8f2a10"

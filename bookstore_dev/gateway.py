@@ -1,6 +1,7 @@
-"""A small API Gateway for the integration tests: serves every `Api` route of template.yaml on
-127.0.0.1, turns each HTTP request into the REST proxy event and calls the function's real
-handler in-process. Orders therefore reach books and payments over real HTTP and real handlers.
+"""A small in-process API Gateway: serves every `Api` route of template.yaml on 127.0.0.1, turns
+each HTTP request into the REST proxy event and calls the function's real handler in this
+process. The integration tests use it, so orders reach books and payments over real HTTP and
+real handlers without anything else running.
 
 Each function gets its own pool of worker threads: one thread plays one execution environment
 (one request at a time, its own database connection reused while warm), and a burst of requests
@@ -11,6 +12,7 @@ from __future__ import annotations
 import base64
 import importlib
 import json
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -19,8 +21,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from bookstore_dev.template import Route
-from tests.support.events import FakeLambdaContext, api_event, path_parameters
+from bookstore_dev.events import FakeLambdaContext, api_event, path_parameters
+from bookstore_dev.template import Route, layer_paths
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
@@ -35,6 +37,7 @@ class Invocation:
 @dataclass
 class Gateway:
     routes: list[Route]
+    port: int = 0  # 0: any free port
     environments_per_function: int = 32
     invocations: list[Invocation] = field(default_factory=list)
     # Faults on the way to a function, as a slow network or a crashed function would cause: a
@@ -43,6 +46,10 @@ class Gateway:
     faults: dict[str, Callable[[Callable[[], dict[str, Any]]], dict[str, Any]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        # What Lambda puts on sys.path: the function's code (/var/task) and its layers (/opt/python).
+        for path in [*{route.code_uri for route in self.routes}, *layer_paths()]:
+            if str(path) not in sys.path:
+                sys.path.append(str(path))
         self._pools = {
             route.function: ThreadPoolExecutor(self.environments_per_function, route.function) for route in self.routes
         }
@@ -61,7 +68,7 @@ class Gateway:
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), RequestHandler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), RequestHandler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 

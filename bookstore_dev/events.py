@@ -1,4 +1,5 @@
-"""API Gateway REST proxy events, built from the JSON file `sam local start-api` would send."""
+"""API Gateway REST proxy events, built from the JSON file (events/) that has the shape
+`sam local start-api` sends, and the Lambda context object handlers receive."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-EVENTS = Path(__file__).resolve().parent.parent / "events"
+EVENTS = Path(__file__).resolve().parent / "events"
 
 
 @cache

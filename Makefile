@@ -1,0 +1,61 @@
+# Bookstore: the commands a person types. `make run` brings it up, `make test` tests it.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV   := .venv
+BIN    := $(VENV)/bin
+PY     := $(BIN)/python
+PIP_VERSION := 25.3
+# sam build looks for python3.12 on PATH; the environment's interpreter is that one.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+export SAM_CLI_TELEMETRY := 0
+
+.PHONY: help install run test test-unit test-integration static lint typecheck template build check lock clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+$(BIN)/.installed: requirements-dev.txt
+	@test -x $(PY) || "$$(scripts/find-python)" -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check pip==$(PIP_VERSION)
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.txt
+	@touch $@
+
+install: $(BIN)/.installed ## Create .venv and install the locked dependencies
+
+run: install ## Run the whole Bookstore on http://127.0.0.1:3000 (Ctrl-C stops it)
+	$(PY) -m bookstore_dev.serve
+
+test: test-unit test-integration ## Run every test (starts its own PostgreSQL)
+
+test-unit: install ## Unit tests: no network, AWS through moto
+	$(PY) -m pytest tests/unit
+
+test-integration: install ## Integration tests: real PostgreSQL, handlers over HTTP
+	$(PY) -m pytest tests/integration
+
+lint: install ## ruff
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install ## mypy (strict)
+	$(BIN)/mypy .
+
+template: install ## cfn-lint and sam validate --lint on template.yaml
+	$(BIN)/cfn-lint template.yaml
+	$(BIN)/sam validate --lint --template-file template.yaml
+
+build: install ## sam build, without a container
+	$(BIN)/sam build --template-file template.yaml
+
+static: lint typecheck template build ## Every check that is not a test
+
+check: static test ## Every check: lint, types, template, build, tests
+
+lock: ## Re-resolve the lock files (needs uv)
+	uv pip compile --quiet --python-version 3.12 --prerelease=if-necessary --generate-hashes requirements-dev.in -o requirements-dev.txt
+	uv pip compile --quiet --python-version 3.12 --python-platform x86_64-manylinux_2_28 --prerelease=if-necessary \
+		layers/shared/requirements.in -c requirements-dev.txt -o layers/shared/requirements.txt
+
+clean: ## Remove the environment, build output and local data
+	rm -rf $(VENV) .aws-sam .local .pytest_cache .mypy_cache .ruff_cache
