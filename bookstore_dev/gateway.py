@@ -12,10 +12,11 @@ from __future__ import annotations
 import base64
 import importlib
 import json
+import queue
 import sys
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -25,6 +26,62 @@ from bookstore_dev.events import FakeLambdaContext, api_event, path_parameters
 from bookstore_dev.template import Route, layer_paths
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+class _Environment:
+    """One worker thread that runs one invocation at a time, as one execution environment."""
+
+    def __init__(self, name: str) -> None:
+        self._work: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]] | None] = queue.SimpleQueue()
+        threading.Thread(target=self._loop, name=name, daemon=True).start()
+
+    def run(self, call: Callable[[], Any]) -> Any:
+        done: Future[Any] = Future()
+        self._work.put((call, done))
+        return done.result()
+
+    def stop(self) -> None:
+        self._work.put(None)
+
+    def _loop(self) -> None:
+        while (item := self._work.get()) is not None:
+            call, done = item
+            try:
+                done.set_result(call())
+            except BaseException as error:  # handed to the caller, who re-raises it
+                done.set_exception(error)
+
+
+class _Environments:
+    """A function's environments: an idle one is reused (the most recent first, as Lambda does);
+    a new one starts only when all are busy, up to `limit`."""
+
+    def __init__(self, function: str, limit: int) -> None:
+        self._function = function
+        self._limit = limit
+        self._idle: list[_Environment] = []
+        self._all: list[_Environment] = []
+        self._available = threading.Condition()
+
+    def run(self, call: Callable[[], Any]) -> Any:
+        with self._available:
+            while not self._idle and len(self._all) >= self._limit:
+                self._available.wait()
+            if self._idle:
+                environment = self._idle.pop()
+            else:
+                environment = _Environment(f"{self._function}-{len(self._all) + 1}")
+                self._all.append(environment)
+        try:
+            return environment.run(call)
+        finally:
+            with self._available:
+                self._idle.append(environment)
+                self._available.notify()
+
+    def stop(self) -> None:
+        for environment in self._all:
+            environment.stop()
 
 
 @dataclass
@@ -50,9 +107,7 @@ class Gateway:
         for path in [*{route.code_uri for route in self.routes}, *layer_paths()]:
             if str(path) not in sys.path:
                 sys.path.append(str(path))
-        self._pools = {
-            route.function: ThreadPoolExecutor(self.environments_per_function, route.function) for route in self.routes
-        }
+        self._pools = {route.function: _Environments(route.function, self.environments_per_function) for route in self.routes}
         self._handlers: dict[str, Handler] = {}
         self._lock = threading.Lock()
         gateway = self
@@ -68,8 +123,11 @@ class Gateway:
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), RequestHandler)
-        self._server.daemon_threads = True
+        class Server(ThreadingHTTPServer):
+            request_queue_size = 128  # a burst of clients connects at once
+            daemon_threads = True
+
+        self._server = Server(("127.0.0.1", self.port), RequestHandler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
@@ -88,7 +146,7 @@ class Gateway:
         self._server.shutdown()
         self._server.server_close()
         for pool in self._pools.values():
-            pool.shutdown(wait=True)
+            pool.stop()
 
     def handler(self, function: str) -> Handler:
         """The function's handler, imported on first use (its cold start)."""
@@ -110,7 +168,7 @@ class Gateway:
         event = api_event(
             request.command, route.path, url.path, body=body, headers=dict(request.headers.items()), query=url.query
         )
-        response = self._pools[route.function].submit(self._invoke, route.function, event).result()
+        response: dict[str, Any] = self._pools[route.function].run(lambda: self._invoke(route.function, event))
         self._reply(request, response)
 
     def _invoke(self, function: str, event: dict[str, Any]) -> dict[str, Any]:
