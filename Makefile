@@ -10,7 +10,7 @@ PIP_VERSION := 25.3
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help install run test test-unit test-integration static lint typecheck template build check lock clean
+.PHONY: help install run recycle test test-unit test-integration static lint typecheck template build check lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -23,8 +23,11 @@ $(BIN)/.installed: requirements-dev.txt
 
 install: $(BIN)/.installed ## Create .venv and install the locked dependencies
 
-run: install ## Run the whole Bookstore on http://127.0.0.1:3000 (Ctrl-C stops it)
-	$(PY) -m bookstore_dev.serve
+run: install ## Run the whole Bookstore on the local cloud, http://127.0.0.1:3000 (Ctrl-C stops it)
+	$(PY) -m localcloud $(ARGS)
+
+recycle: install ## End every execution environment of a running local cloud: the next requests start cold
+	$(PY) -m localcloud recycle
 
 test: test-unit test-integration ## Run every test (starts its own PostgreSQL)
 
@@ -56,6 +59,8 @@ lock: ## Re-resolve the lock files (needs uv)
 	uv pip compile --quiet --python-version 3.12 --prerelease=if-necessary --generate-hashes requirements-dev.in -o requirements-dev.txt
 	uv pip compile --quiet --python-version 3.12 --python-platform x86_64-manylinux_2_28 --prerelease=if-necessary \
 		layers/shared/requirements.in -c requirements-dev.txt -o layers/shared/requirements.txt
+	uv pip compile --quiet --python-version 3.12 --python-platform x86_64-manylinux_2_28 --generate-hashes \
+		localcloud/runtime-requirements.in -c requirements-dev.txt -o localcloud/runtime-requirements.txt
 
 clean: ## Remove the environment, build output and local data
 	rm -rf $(VENV) .aws-sam .local .pytest_cache .mypy_cache .ruff_cache

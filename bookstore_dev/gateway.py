@@ -165,9 +165,7 @@ class Gateway:
             return
         length = int(request.headers.get("Content-Length") or 0)
         body = request.rfile.read(length).decode() if length else None
-        event = api_event(
-            request.command, route.path, url.path, body=body, headers=dict(request.headers.items()), query=url.query
-        )
+        event = api_event(request.command, route.path, url.path, body=body, headers=dict(request.headers.items()), query=url.query)
         response: dict[str, Any] = self._pools[route.function].run(lambda: self._invoke(route.function, event))
         self._reply(request, response)
 

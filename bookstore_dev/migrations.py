@@ -27,8 +27,7 @@ def apply(conninfo: str, directory: Path) -> list[str]:
         connection.execute("SELECT pg_advisory_lock(%s)", (ADVISORY_LOCK_ID,))
         try:
             connection.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations"
-                " (version TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
             )
             done = {row[0] for row in connection.execute("SELECT version FROM schema_migrations")}
             for script in sorted(directory.glob("*.sql")):

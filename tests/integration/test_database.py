@@ -14,9 +14,7 @@ def test_a_dropped_connection_is_reopened_transparently(api: httpx.Client, postg
     assert api.get(f"/livros/{book['id']}").status_code == 200
     # When the server drops every connection of the books role (a failover, an idle timeout)
     with psycopg.connect(postgres_admin[0], autocommit=True) as admin:
-        dropped = admin.execute(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = 'livros'"
-        ).fetchone()
+        dropped = admin.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = 'livros'").fetchone()
     assert dropped is not None
     assert dropped[0] >= 1
     # Then the next requests still succeed, on new connections

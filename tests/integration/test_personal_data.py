@@ -88,9 +88,7 @@ def test_cards_leave_no_trace_in_data_logs_or_spans(
     # And a payment refused for a card that fails the Luhn check
     bad = {**CARDS[0], "numero": "5555555555554445"}
     assert (
-        api.post(
-            "/pagamentos", json={"ordem_id": "5f0c7a52-3a0e-4c55-9d57-1f3b9b8f2a10", "valor": "1.00", "cartao": bad}
-        ).status_code
+        api.post("/pagamentos", json={"ordem_id": "5f0c7a52-3a0e-4c55-9d57-1f3b9b8f2a10", "valor": "1.00", "cartao": bad}).status_code
         == 422
     )
     CARDS.append(bad)

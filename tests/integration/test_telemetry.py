@@ -31,9 +31,7 @@ def spans(gateway: object) -> Iterator[InMemorySpanExporter]:
     exporter.shutdown()
 
 
-def test_one_order_is_one_trace_across_the_three_services(
-    api: httpx.Client, gateway_url: str, spans: InMemorySpanExporter
-) -> None:
+def test_one_order_is_one_trace_across_the_three_services(api: httpx.Client, gateway_url: str, spans: InMemorySpanExporter) -> None:
     # Given a book, and a client that starts a trace (plain urllib, as curl would: the test's own
     # httpx client is instrumented too and would put its own traceparent in)
     book = new_book(api, estoque=2)
@@ -78,9 +76,7 @@ def test_one_order_is_one_trace_across_the_three_services(
     assert format(servers["CriarOrdemFunction"].parent.span_id, "016x") == "00f067aa0ba902b7"
     # And the database statements are spans under the functions that ran them
     database_spans = [
-        span
-        for span in finished
-        if (span.attributes or {}).get("db.system.name", (span.attributes or {}).get("db.system")) == "postgresql"
+        span for span in finished if (span.attributes or {}).get("db.system.name", (span.attributes or {}).get("db.system")) == "postgresql"
     ]
     assert {servers_of(span, by_id) for span in database_spans} >= {
         "CriarOrdemFunction",

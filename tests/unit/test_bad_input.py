@@ -95,9 +95,7 @@ def test_a_refused_card_number_is_never_echoed_back(routes: dict[str, Route]) ->
     # Given a card number that fails the Luhn check, with its CVV
     card = {**VALID_CARD, "numero": "4111111111111112", "cvv": "987"}
     # When payments refuses it
-    response = invoke(
-        routes["CriarPagamentoFunction"], "/pagamentos", body={"ordem_id": ORDEM_ID, "valor": "10.00", "cartao": card}
-    )
+    response = invoke(routes["CriarPagamentoFunction"], "/pagamentos", body={"ordem_id": ORDEM_ID, "valor": "10.00", "cartao": card})
     # Then neither the number nor the CVV appears in the answer
     assert response["statusCode"] == 422
     assert "4111111111111112" not in response["body"]

@@ -31,9 +31,7 @@ def test_credentials_are_read_once_and_reused_while_warm() -> None:
     forget_cached_credentials()
     client = boto3.client("secretsmanager")
     name = "bookstore/test/db"
-    client.create_secret(
-        Name=name, SecretString=json.dumps({"host": "db", "port": 5432, "username": "u", "password": "p1", "dbname": "d"})
-    )
+    client.create_secret(Name=name, SecretString=json.dumps({"host": "db", "port": 5432, "username": "u", "password": "p1", "dbname": "d"}))
     first = database_credentials(name, max_age_seconds=300)
     # When the secret changes while the environment is warm
     client.put_secret_value(

@@ -49,9 +49,7 @@ class LivrosClient:
         return _parse(self._client.dependency, LivroRemoto, self._expect(response, 200))
 
     def reservar(self, livro_id: int, ordem_id: UUID, quantidade: int) -> Reservou:
-        response = self._client.request(
-            "POST", f"/livros/{livro_id}/reservas", json={"ordem_id": str(ordem_id), "quantidade": quantidade}
-        )
+        response = self._client.request("POST", f"/livros/{livro_id}/reservas", json={"ordem_id": str(ordem_id), "quantidade": quantidade})
         if response.status_code == 409:
             return Reservou.SEM_ESTOQUE
         if response.status_code == 404:

@@ -113,9 +113,7 @@ class Ordens:
             return self._pagamentos.pagar(ordem.id, ordem.valor_total, pedido.cartao)
         except DependencyError as error:
             # Payments are idempotent per order, so asking once more never charges twice.
-            self._logger.warning(
-                "pagamento falhou; tentando de novo", extra={"ordem_id": str(ordem.id), "falha": error.failure.value}
-            )
+            self._logger.warning("pagamento falhou; tentando de novo", extra={"ordem_id": str(ordem.id), "falha": error.failure.value})
             return self._pagamentos.pagar(ordem.id, ordem.valor_total, pedido.cartao)
 
     def _abandon(self, ordem: OrdemRegistrada, motivo: Motivo, error: DependencyError) -> tuple[OrdemRegistrada, int]:
@@ -153,9 +151,7 @@ class Ordens:
             assert concurrent.http_status is not None
             return concurrent, concurrent.http_status
         self._logger.info("ordem finalizada", extra={"ordem_id": str(ordem.id), "status": status.value, "motivo": motivo})
-        final = ordem.model_copy(
-            update={"status": status, "motivo": motivo, "pagamento_id": pagamento_id, "http_status": http_status}
-        )
+        final = ordem.model_copy(update={"status": status, "motivo": motivo, "pagamento_id": pagamento_id, "http_status": http_status})
         return final, http_status
 
     def _call(self, motivo: Motivo, call: Callable[[], T]) -> T:

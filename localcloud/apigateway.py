@@ -1,0 +1,80 @@
+"""The front door: SAM CLI's own local API Gateway service (the events are exactly those of
+`sam local start-api`), with a process-based Lambda runner in place of its Docker one."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from flask import Response
+from samcli.lib.providers.provider import Api
+from samcli.local.apigw.local_apigw_service import LocalApigwService
+from werkzeug.serving import ThreadedWSGIServer
+
+from localcloud.environment import Outcome
+from localcloud.pool import FunctionPool, Throttled
+
+# API Gateway's own answer when the function is throttled.
+THROTTLED = {
+    "statusCode": 429,
+    "headers": {"Content-Type": "application/json"},
+    "body": json.dumps({"message": "Too Many Requests"}),
+}
+
+
+class ProcessLambdaRunner:
+    """What LocalApigwService calls to invoke a function: here, an execution environment."""
+
+    def __init__(self, pools: dict[str, FunctionPool]) -> None:
+        self._pools = pools
+
+    def is_debugging(self) -> bool:
+        return False
+
+    def invoke(self, function_identifier: str, event: str, stdout: Any = None, **_: Any) -> None:
+        pool = self._pools[function_identifier.split("/")[-1]]
+        try:
+            report = pool.invoke(event.encode())
+        except Throttled:
+            stdout.write_str(json.dumps(THROTTLED))
+            return
+        if report.outcome is Outcome.RESPONSE:
+            stdout.write_str(report.body.decode())
+        else:
+            # An error document: LocalApigwService answers it as API Gateway does, 502.
+            stdout.write_str(report.body.decode() if report.body else '{"errorMessage": "function failed"}')
+
+
+class _Server(ThreadedWSGIServer):
+    def get_request(self) -> tuple[socket.socket, Any]:
+        connection, address = super().get_request()
+        connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return connection, address
+
+
+class ApiGateway:
+    def __init__(
+        self, api: Api, runner: ProcessLambdaRunner, host: str, port: int, control: dict[str, Callable[[], dict[str, Any]]]
+    ) -> None:
+        service = LocalApigwService(api=api, lambda_runner=runner, port=port, host=host)
+        service.create()
+        app = service._app  # the Flask app SAM built; we add the local cloud's own controls to it
+        assert app is not None
+        for name, action in control.items():
+
+            def endpoint(action: Callable[[], dict[str, Any]] = action) -> Response:
+                return Response(json.dumps(action()), status=200, mimetype="application/json")
+
+            app.add_url_rule(f"/_localcloud/{name}", f"localcloud_{name}", endpoint, methods=["POST"])
+        self._server = _Server(host, port, app)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="api-gateway", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()

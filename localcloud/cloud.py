@@ -1,0 +1,235 @@
+"""Starts and stops everything the local cloud runs, in order, and nothing is left behind."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+from bookstore_dev.postgres import EmbeddedPostgres, free_port
+from bookstore_dev.provision import provision
+from bookstore_dev.seed import seed_books
+from localcloud import packaging
+from localcloud import template as templates
+from localcloud.apigateway import ApiGateway, ProcessLambdaRunner
+from localcloud.environment import FunctionSpec
+from localcloud.errors import LocalCloudError
+from localcloud.otlp import OtlpReceiver
+from localcloud.pool import FunctionPool
+
+# moto accepts any credentials; these say where they come from.
+LOCAL_CREDENTIAL = "local"
+
+
+@dataclass(frozen=True)
+class Options:
+    template: Path
+    state_dir: Path  # .local: PostgreSQL data, installed packages, telemetry files
+    host: str = "127.0.0.1"
+    port: int = 3000
+    otlp_port: int = 4318
+    parameter_overrides: dict[str, str] = field(default_factory=dict)
+    env_vars: Path | None = None
+    freeze: bool = True
+    max_environments: int = 5  # per function, unless the template reserves concurrency: sized for a laptop
+    idle_timeout_s: float = 600.0
+    watch: bool = True
+    database_url: str | None = None  # an existing PostgreSQL (superuser) instead of the embedded one
+    build_dir: Path | None = None  # installed packages; default state_dir/build
+
+
+class Console:
+    """One writer for everything: function output and Lambda's lines, prefixed by the function."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def line(self, text: str) -> None:
+        with self._lock:
+            sys.stdout.write(text + "\n")
+            sys.stdout.flush()
+
+    def for_function(self, name: str) -> Any:
+        return lambda text: self.line(f"[{name}] {text}")
+
+
+class LocalCloud:
+    def __init__(self, options: Options) -> None:
+        self.options = options
+        self.console = Console()
+        self.pools: dict[str, FunctionPool] = {}
+        self._stops: list[Any] = []
+        self._stopped = threading.Event()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.options.host}:{self.options.port}"
+
+    def start(self) -> None:
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> None:
+        options = self.options
+        # Request lines of moto's and the gateway's web servers would drown Lambda's own lines.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        for name, port in (("API", options.port), ("OTLP receiver", options.otlp_port)):
+            _check_port_free(options.host, port, name)
+        otlp_endpoint = f"http://{options.host}:{options.otlp_port}"
+        template = templates.load(options.template, {"OtlpEndpoint": otlp_endpoint, **options.parameter_overrides})
+        env_vars = templates.read_env_vars_file(options.env_vars)
+        build = options.build_dir or options.state_dir / "build"
+        runtime_dir = packaging.install(packaging.RUNTIME_REQUIREMENTS, build / "runtime", hashed=True)
+
+        receiver = OtlpReceiver(options.state_dir / "telemetry", options.otlp_port, options.host).start()
+        self._stops.append(receiver.stop)
+        moto = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
+        moto.start()
+        self._stops.append(moto.stop)
+        aws_endpoint = f"http://127.0.0.1:{moto._port}"
+        secretsmanager = boto3.client(
+            "secretsmanager",
+            endpoint_url=aws_endpoint,
+            region_name=templates.REGION,
+            aws_access_key_id=LOCAL_CREDENTIAL,
+            aws_secret_access_key=LOCAL_CREDENTIAL,
+        )
+        admin, db_host, db_port = self._database()
+        provisioned = provision(admin, db_host, db_port, secretsmanager)
+        seeded = seed_books(provisioned["livros"].conninfo)
+
+        injected = {"AWS_ENDPOINT_URL": aws_endpoint, "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_endpoint}
+        python = packaging.runtime_python()
+        for function in template.functions.values():
+            code = templates.code_path(template, function.codeuri)
+            layer_paths: list[Path] = []
+            for layer in function.layers:
+                content = templates.code_path(template, layer.codeuri)
+                layer_paths += [content, packaging.install(content / "requirements.txt", build / "layers" / layer.name)]
+            function_requirements = code / "requirements.txt"
+            if function_requirements.exists() and packaging.has_requirements(function_requirements):
+                layer_paths.insert(0, packaging.install(function_requirements, build / "functions" / function.name))
+            spec = FunctionSpec(
+                name=function.name,
+                handler=function.handler or "",
+                memory_mb=function.memory or 128,
+                timeout_s=float(function.timeout or 3),
+                python=python,
+                python_path=(code, *layer_paths, runtime_dir),
+                task_root=code,
+                environment=templates.environment(template, function, env_vars, self.url, injected),
+                region=templates.REGION,
+            )
+            reserved = _reserved_concurrency(template, function.name)
+            self.pools[function.name] = FunctionPool(
+                spec, reserved or options.max_environments, self.console.for_function(function.name), options.freeze
+            )
+        self._stops.insert(0, self._close_pools)
+
+        gateway = ApiGateway(
+            template.api,
+            ProcessLambdaRunner(self.pools),
+            options.host,
+            options.port,
+            {"recycle": self.recycle, "status": self.status},
+        )
+        gateway.start()
+        self._stops.insert(0, gateway.stop)
+        threading.Thread(target=self._reap, name="reaper", daemon=True).start()
+        if options.watch:
+            from localcloud.watch import watch
+
+            self._stops.insert(0, watch([template.root / "functions", template.root / "layers"], self._code_changed))
+        self._banner(template, db_host, db_port, seeded)
+
+    def recycle(self) -> dict[str, Any]:
+        ended = sum(pool.recycle() for pool in self.pools.values())
+        self.console.line(f"local cloud: recycled environments ({ended} ended); the next requests start cold")
+        return {"recycled": ended}
+
+    def status(self) -> dict[str, Any]:
+        return {
+            name: [{"pid": env.pid, "number": env.number, "frozen": env.frozen} for env in pool.environments]
+            for name, pool in self.pools.items()
+        }
+
+    def stop(self) -> None:
+        self._stopped.set()
+        for stop in self._stops:
+            try:
+                stop()
+            except Exception as error:
+                print(f"local cloud: while stopping: {type(error).__name__}: {error}", file=sys.stderr)
+        self._stops.clear()
+
+    def _database(self) -> tuple[str, str, int]:
+        url = self.options.database_url
+        if url:
+            from psycopg.conninfo import conninfo_to_dict
+
+            parts = conninfo_to_dict(url)
+            return url, str(parts.get("host") or "127.0.0.1"), int(str(parts.get("port") or 5432))
+        postgres = EmbeddedPostgres(self.options.state_dir / "postgres")
+        try:
+            postgres.start()
+        except RuntimeError as error:
+            raise LocalCloudError(f"PostgreSQL did not start: {str(error).splitlines()[0]}") from error
+        self._stops.append(postgres.stop)
+        return postgres.admin_conninfo, postgres.host, postgres.port
+
+    def _close_pools(self) -> None:
+        for pool in self.pools.values():
+            pool.close()
+
+    def _reap(self) -> None:
+        while not self._stopped.wait(1.0):
+            for pool in self.pools.values():
+                pool.reap_idle(self.options.idle_timeout_s)
+
+    def _code_changed(self, path: Path) -> None:
+        self.console.line(f"local cloud: {path.relative_to(self.options.template.parent)} changed")
+        self.recycle()
+
+    def _banner(self, template: templates.CloudTemplate, db_host: str, db_port: int, seeded: int) -> None:
+        line = self.console.line
+        line(f"Bookstore local cloud on {self.url}")
+        for route in sorted(template.api.routes, key=lambda route: (route.path, route.methods)):
+            for method in route.methods:
+                line(f"  {method:6} {self.url}{route.path:34} -> {route.function_name}")
+        telemetry = self.options.state_dir / "telemetry"
+        line(f"  telemetry: OTLP on http://{self.options.host}:{self.options.otlp_port} -> {telemetry}/{{traces,metrics,logs}}.jsonl")
+        line(f"  PostgreSQL on {db_host}:{db_port}{f'; seeded {seeded} sample books' if seeded else ''}")
+        line(
+            f"  environments: up to {self.options.max_environments} per function, freeze {'on' if self.options.freeze else 'off'}, "
+            f"idle ones end after {self.options.idle_timeout_s:g} s"
+        )
+        line("Ctrl-C stops everything. `make recycle` makes the next requests cold.")
+
+    def wait(self) -> None:
+        while not self._stopped.wait(0.5):
+            pass
+
+
+def _reserved_concurrency(template: templates.CloudTemplate, name: str) -> int | None:
+    function = template.functions[name]
+    value = (function.metadata or {}).get("ReservedConcurrentExecutions")
+    return int(value) if value else None
+
+
+def _check_port_free(host: str, port: int, what: str) -> None:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise LocalCloudError(f"port {port} ({what}) is busy on {host}: {error.strerror}; free it or pass another port") from None

@@ -1,0 +1,252 @@
+"""One Lambda execution environment: a process running the real runtime client against its own
+Runtime API, initialised once (the cold start), reused while warm, frozen between invocations."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import queue
+import signal
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+from localcloud.runtime_api import Invocation, Result, RuntimeApi
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """What the environment of one function needs, resolved from the template."""
+
+    name: str  # logical id, as `sam local` names it
+    handler: str
+    memory_mb: int
+    timeout_s: float
+    python: str  # the interpreter of the runtime (a Python 3.12 with no site-packages)
+    python_path: tuple[Path, ...]  # function code, layers, runtime client: what Lambda puts on sys.path
+    task_root: Path
+    environment: dict[str, str]
+    region: str = "us-east-1"
+    account_id: str = "123456789012"
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:lambda:{self.region}:{self.account_id}:function:{self.name}"
+
+
+class Outcome(Enum):
+    RESPONSE = "response"
+    ERROR = "error"  # the handler raised: the environment stays usable
+    TIMEOUT = "timeout"  # killed after the function's Timeout
+    CRASH = "crash"  # the process died during the invocation
+    INIT_ERROR = "init_error"  # the process never got ready (import error, bad settings)
+
+
+@dataclass(frozen=True)
+class InvocationReport:
+    request_id: str
+    outcome: Outcome
+    body: bytes
+    duration_ms: float
+    init_duration_ms: float | None  # only on the cold start
+    max_memory_mb: int
+
+    @property
+    def billed_ms(self) -> int:
+        # On-demand functions on managed runtimes are billed for init too (since August 2025).
+        return math.ceil(self.duration_ms + (self.init_duration_ms or 0.0))
+
+
+Output = Callable[[str], None]
+
+
+class ExecutionEnvironment:
+    def __init__(self, spec: FunctionSpec, number: int, output: Output, freeze: bool) -> None:
+        self.spec = spec
+        self.number = number
+        self._output = output
+        self._freeze = freeze
+        self._api = RuntimeApi(on_next=self._runtime_waits)
+        self._ready = threading.Event()
+        self._frozen = False
+        self._freeze_lock = threading.Lock()
+        self._invoked = False
+        self._handed_over = 0  # invocations given to the runtime
+        self._dead = False
+        self._spawned_at = time.monotonic()
+        self._ready_at: float | None = None
+        self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [spec.python, "-S", "-m", "awslambdaric", spec.handler],
+            cwd=spec.task_root,
+            env=self._environment(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C in the terminal reaches the cloud, which stops us
+        )
+        threading.Thread(target=self._copy_output, name=f"{spec.name}-{number}-output", daemon=True).start()
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    @property
+    def alive(self) -> bool:
+        return not self._dead and self._process.poll() is None
+
+    @property
+    def frozen(self) -> bool:
+        return self._frozen
+
+    def invoke(self, payload: bytes, trace_id: str | None = None) -> InvocationReport:
+        """Runs one invocation; the first one waits for the init (and reports its duration)."""
+        cold = not self._invoked
+        self._invoked = True
+        request_id = str(uuid.uuid4())
+        self._output(f"START RequestId: {request_id} Version: $LATEST")
+        init_deadline = self._spawned_at + 10 + self.spec.timeout_s  # Lambda allows 10 s of init
+        while not self._ready.wait(0.05):
+            if self._process.poll() is not None or self._api.init_error is not None or time.monotonic() > init_deadline:
+                return self._finish(self._init_failure(request_id))
+
+        started = time.monotonic()
+        deadline = started + self.spec.timeout_s
+        self._thaw()
+        self._handed_over += 1
+        self._api.next_invocation(Invocation(request_id, payload, int((time.time() + self.spec.timeout_s) * 1000), self.spec.arn, trace_id))
+        init_ms = (self._ready_at - self._spawned_at) * 1000 if cold and self._ready_at else None
+        while True:
+            try:
+                result = self._api.results.get(timeout=0.02)
+            except queue.Empty:
+                if self._process.poll() is not None:
+                    return self._finish(self._report(request_id, Outcome.CRASH, self._crash_body(), started, init_ms))
+                if time.monotonic() > deadline:
+                    self.kill()
+                    message = f"Task timed out after {self.spec.timeout_s:.2f} seconds"
+                    body = json.dumps({"errorType": "Sandbox.Timedout", "errorMessage": message}).encode()
+                    self._output(f"{time.strftime('%Y-%m-%dT%H:%M:%S')}Z {request_id} {message}")
+                    return self._finish(self._report(request_id, Outcome.TIMEOUT, body, started, init_ms))
+                continue
+            if result.request_id == request_id:
+                return self._finish(self._result_report(result, started, init_ms))
+
+    def kill(self) -> None:
+        """Ends the environment at once (a stopped process is killed as well)."""
+        self._dead = True
+        if self._process.poll() is None:
+            os.killpg(self._process.pid, signal.SIGKILL)
+            self._process.wait()
+        self._api.close()
+
+    # --- the runtime's side -------------------------------------------------------------
+
+    def _runtime_waits(self) -> None:
+        if not self._ready.is_set():
+            self._ready_at = time.monotonic()
+            self._ready.set()
+        with self._freeze_lock:
+            if self._freeze and self._handed_over and self.alive:
+                # As on AWS: once the runtime asks for the next event, the environment is frozen
+                # until one arrives. Background threads (span exporters included) stop with it.
+                os.killpg(self._process.pid, signal.SIGSTOP)
+                self._frozen = True
+
+    def _thaw(self) -> None:
+        with self._freeze_lock:
+            if self._frozen and self.alive:
+                os.killpg(self._process.pid, signal.SIGCONT)
+            self._frozen = False
+
+    # --- reports ------------------------------------------------------------------------
+
+    def _result_report(self, result: Result, started: float, init_ms: float | None) -> InvocationReport:
+        outcome = Outcome.ERROR if result.error_type else Outcome.RESPONSE
+        return self._report(result.request_id, outcome, result.body, started, init_ms)
+
+    def _report(self, request_id: str, outcome: Outcome, body: bytes, started: float, init_ms: float | None) -> InvocationReport:
+        return InvocationReport(request_id, outcome, body, (time.monotonic() - started) * 1000, init_ms, self._max_memory_mb())
+
+    def _init_failure(self, request_id: str) -> InvocationReport:
+        if self._process.poll() is None:
+            self.kill()
+        error = self._api.init_error or {"errorType": "Runtime.ExitError", "errorMessage": "the runtime exited during init"}
+        self._output(f"INIT_REPORT Init Duration: {(time.monotonic() - self._spawned_at) * 1000:.2f} ms Phase: init Status: error")
+        return InvocationReport(request_id, Outcome.INIT_ERROR, json.dumps(error).encode(), 0.0, None, self._max_memory_mb())
+
+    def _crash_body(self) -> bytes:
+        code = self._process.returncode
+        message = f"RequestId: exited with status {code}" if code >= 0 else f"Runtime exited with signal: {signal.Signals(-code).name}"
+        return json.dumps({"errorType": "Runtime.ExitError", "errorMessage": message}).encode()
+
+    def _finish(self, report: InvocationReport) -> InvocationReport:
+        if report.outcome in {Outcome.TIMEOUT, Outcome.CRASH, Outcome.INIT_ERROR}:
+            self.kill()
+        if report.outcome in {Outcome.ERROR, Outcome.CRASH, Outcome.INIT_ERROR}:
+            error = _error_summary(report.body)
+            self._output(f"[ERROR] {report.outcome.value}: {error}")
+        self._output(f"END RequestId: {report.request_id}")
+        line = (
+            f"REPORT RequestId: {report.request_id}\tDuration: {report.duration_ms:.2f} ms\t"
+            f"Billed Duration: {report.billed_ms} ms\tMemory Size: {self.spec.memory_mb} MB\t"
+            f"Max Memory Used: {report.max_memory_mb} MB"
+        )
+        if report.init_duration_ms is not None:
+            line += f"\tInit Duration: {report.init_duration_ms:.2f} ms"
+        if report.outcome is Outcome.TIMEOUT:
+            line += "\tStatus: timeout"
+        self._output(line)
+        return report
+
+    def _max_memory_mb(self) -> int:
+        """Peak resident memory of the environment (VmHWM), as Lambda reports it."""
+        try:
+            status = Path(f"/proc/{self._process.pid}/status").read_text()
+        except OSError:
+            return 0
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                return math.ceil(int(line.split()[1]) / 1024)
+        return 0
+
+    def _environment(self) -> dict[str, str]:
+        spec = self.spec
+        return {
+            **spec.environment,
+            "AWS_LAMBDA_RUNTIME_API": self._api.address,
+            "AWS_LAMBDA_FUNCTION_NAME": spec.name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
+            "AWS_LAMBDA_LOG_STREAM_NAME": f"{time.strftime('%Y/%m/%d')}/[$LATEST]{uuid.uuid4().hex}",
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
+            "AWS_REGION": spec.region,
+            "AWS_DEFAULT_REGION": spec.region,
+            "_HANDLER": spec.handler,
+            "LAMBDA_TASK_ROOT": str(spec.task_root),
+            "LAMBDA_RUNTIME_DIR": str(spec.python_path[-1]),
+            "PYTHONPATH": os.pathsep.join(str(path) for path in spec.python_path),
+            "PYTHONUNBUFFERED": "1",
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "LANG": "en_US.UTF-8",
+            "TZ": ":UTC",
+        }
+
+    def _copy_output(self) -> None:
+        assert self._process.stdout is not None
+        for raw in self._process.stdout:
+            self._output(raw.decode(errors="replace").rstrip("\n"))
+
+
+def _error_summary(body: bytes) -> str:
+    try:
+        error = json.loads(body)
+        return f"{error.get('errorType', '?')}: {error.get('errorMessage', '')}"
+    except (ValueError, AttributeError):
+        return body.decode(errors="replace")[:500]

@@ -1,0 +1,116 @@
+"""An OTLP/HTTP receiver that appends what it receives to JSON-lines files in the format of the
+OpenTelemetry Collector's `file` exporter: one OTLP JSON export request per line
+(`{"resourceSpans": [...]}`), trace and span ids in hex, enums as numbers."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from google.protobuf.json_format import MessageToDict
+from google.protobuf.message import Message
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest, ExportLogsServiceResponse
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+    ExportMetricsServiceResponse,
+)
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest, ExportTraceServiceResponse
+
+SIGNALS: dict[str, tuple[str, type[Message], type[Message]]] = {
+    "/v1/traces": ("traces.jsonl", ExportTraceServiceRequest, ExportTraceServiceResponse),
+    "/v1/metrics": ("metrics.jsonl", ExportMetricsServiceRequest, ExportMetricsServiceResponse),
+    "/v1/logs": ("logs.jsonl", ExportLogsServiceRequest, ExportLogsServiceResponse),
+}
+HEX_IDS = {"traceId", "spanId", "parentSpanId"}
+
+
+def to_otlp_json(message: Message) -> dict[str, Any]:
+    document = MessageToDict(message, use_integers_for_enums=True)
+    return _hex_ids(document)  # type: ignore[no-any-return]
+
+
+def _hex_ids(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            key: base64.b64decode(item).hex() if key in HEX_IDS and isinstance(item, str) else _hex_ids(item) for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_hex_ids(item) for item in value]
+    return value
+
+
+class OtlpReceiver:
+    def __init__(self, directory: Path, port: int, host: str = "127.0.0.1") -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.directory = directory
+        self._write_lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                signal = SIGNALS.get(self.path.split("?")[0])
+                if signal is None:
+                    self._answer(404, b"", "text/plain")
+                    return
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if self.headers.get("Content-Encoding", "").lower() == "gzip":
+                    body = gzip.decompress(body)
+                file_name, request_type, response_type = signal
+                is_json = self.headers.get("Content-Type", "").split(";")[0].strip() == "application/json"
+                try:
+                    document = json.loads(body) if is_json else to_otlp_json(request_type.FromString(body))
+                except Exception as error:
+                    self._answer(400, str(error).encode(), "text/plain")
+                    return
+                receiver._append(file_name, document)
+                if is_json:
+                    self._answer(200, b"{}", "application/json")
+                else:
+                    self._answer(200, response_type().SerializeToString(), "application/x-protobuf")
+
+            def _answer(self, status: int, body: bytes, content_type: str) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+                pass
+
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+
+            def get_request(self) -> tuple[socket.socket, Any]:
+                connection, address = super().get_request()
+                connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                return connection, address
+
+        self._server = Server((host, port), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="otlp-receiver", daemon=True)
+
+    @property
+    def endpoint(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> OtlpReceiver:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _append(self, file_name: str, document: dict[str, Any]) -> None:
+        line = json.dumps(document, separators=(",", ":")) + "\n"
+        with self._write_lock, (self.directory / file_name).open("a", encoding="utf-8") as sink:
+            sink.write(line)

@@ -1,0 +1,128 @@
+"""The Lambda Runtime API (2018-06-01) for one execution environment.
+
+The runtime client inside the environment long-polls `GET /runtime/invocation/next`, posts the
+result to `/runtime/invocation/{id}/response` (or `/error`), and reports a failed init to
+`/runtime/init/error`. Two traps seen in probes: `awslambdaric` crashes if a `/next` answer has
+no `Content-Type`, and without TCP_NODELAY every invocation pays ~40 ms of Nagle delay.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+PREFIX = "/2018-06-01/runtime"
+
+
+@dataclass(frozen=True)
+class Invocation:
+    request_id: str
+    payload: bytes
+    deadline_ms: int
+    function_arn: str
+    trace_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Result:
+    request_id: str
+    body: bytes
+    error_type: str | None  # None for a response, the error type for /error
+
+
+class RuntimeApi:
+    """Serves one environment. `on_next` is called each time the runtime asks for work (before it
+    blocks), which is where the environment gets frozen; `next_invocation` hands it an event."""
+
+    def __init__(self, on_next: Callable[[], None]) -> None:
+        self._invocations: queue.SimpleQueue[Invocation | None] = queue.SimpleQueue()
+        self.results: queue.SimpleQueue[Result] = queue.SimpleQueue()
+        self.init_error: dict[str, Any] | None = None
+        self._on_next = on_next
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                if self.path != f"{PREFIX}/invocation/next":
+                    self._answer(404, b'{"errorType":"NotFound"}')
+                    return
+                api._on_next()
+                invocation = api._invocations.get()
+                if invocation is None:  # shutting down: leave the runtime waiting, it is about to be killed
+                    self.close_connection = True
+                    return
+                headers = {
+                    "Lambda-Runtime-Aws-Request-Id": invocation.request_id,
+                    "Lambda-Runtime-Deadline-Ms": str(invocation.deadline_ms),
+                    "Lambda-Runtime-Invoked-Function-Arn": invocation.function_arn,
+                }
+                if invocation.trace_id:
+                    headers["Lambda-Runtime-Trace-Id"] = invocation.trace_id
+                self._answer(200, invocation.payload, headers)
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                parts = self.path.removeprefix(PREFIX).strip("/").split("/")
+                if parts == ["init", "error"]:
+                    api.init_error = _json_or_text(body)
+                elif len(parts) == 3 and parts[0] == "invocation" and parts[2] in {"response", "error"}:
+                    error_type = self.headers.get("Lambda-Runtime-Function-Error-Type", "Unhandled") if parts[2] == "error" else None
+                    api.results.put(Result(parts[1], body, error_type))
+                else:
+                    self._answer(404, b'{"errorType":"NotFound"}')
+                    return
+                self._answer(202, b'{"status":"OK"}')
+
+            def _answer(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+                self.send_response(status)
+                # The runtime client segfaults on a /next answer without a Content-Type.
+                self.send_header("Content-Type", "application/json")
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+                pass
+
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+
+            def get_request(self) -> tuple[socket.socket, Any]:
+                connection, address = super().get_request()
+                # Small request/response pairs: without this, Nagle + delayed ACK add ~40 ms each.
+                connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                return connection, address
+
+        self._server = Server(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self._server.serve_forever, name="runtime-api", daemon=True).start()
+
+    @property
+    def address(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"{host!s}:{port}"
+
+    def next_invocation(self, invocation: Invocation) -> None:
+        self._invocations.put(invocation)
+
+    def close(self) -> None:
+        self._invocations.put(None)
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def _json_or_text(body: bytes) -> dict[str, Any]:
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return {"errorMessage": body.decode(errors="replace")}
+    return value if isinstance(value, dict) else {"errorMessage": str(value)}

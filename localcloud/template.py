@@ -1,0 +1,113 @@
+"""template.yaml read by SAM CLI's own providers (Globals, parameters, intrinsics, layers), and
+turned into what each execution environment needs."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from samcli.lib.providers.api_provider import ApiProvider
+from samcli.lib.providers.provider import Api, Function
+from samcli.lib.providers.sam_function_provider import SamFunctionProvider
+from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider
+from samcli.local.lambdafn.env_vars import EnvironmentVariables
+
+from localcloud.errors import LocalCloudError
+
+REGION = "us-east-1"
+# What `!Sub https://${SomeApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/${Stage}` resolves to locally.
+API_URL = re.compile(r"^https://(?P<api>[A-Za-z0-9]+)\.execute-api\.[^/]+/[^/]+/?$")
+
+
+@dataclass(frozen=True)
+class CloudTemplate:
+    path: Path
+    functions: dict[str, Function]
+    api: Api
+    api_ids: frozenset[str]
+
+    @property
+    def root(self) -> Path:
+        return self.path.parent
+
+
+def load(path: Path, parameter_overrides: dict[str, str]) -> CloudTemplate:
+    if not path.is_file():
+        raise LocalCloudError(f"template not found: {path}")
+    logging.getLogger("samcli").setLevel(logging.ERROR)
+    try:
+        stacks, _ = SamLocalStackProvider.get_stacks(
+            str(path), parameter_overrides=parameter_overrides, global_parameter_overrides={"AWS::Region": REGION}
+        )
+        functions = {function.name: function for function in SamFunctionProvider(stacks, ignore_code_extraction_warnings=True).get_all()}
+        api = ApiProvider(stacks, cwd=str(path.parent)).api
+    except Exception as error:  # SAM raises many types for a broken template; all are this one message
+        raise LocalCloudError(f"broken template {path.name}: {type(error).__name__}: {error}") from error
+    resources = stacks[0].resources if stacks else {}
+    api_ids = frozenset(
+        name for name, resource in resources.items() if resource.get("Type") in {"AWS::Serverless::Api", "AWS::ApiGateway::RestApi"}
+    )
+    if not api.routes:
+        raise LocalCloudError(f"{path.name} declares no Api events: nothing to serve")
+    template = CloudTemplate(path, functions, api, api_ids)
+    for function in functions.values():
+        check_handler(template, function)
+    return template
+
+
+def code_path(template: CloudTemplate, uri: str | None) -> Path:
+    path = Path(uri or ".")
+    return path if path.is_absolute() else (template.root / path).resolve()
+
+
+def check_handler(template: CloudTemplate, function: Function) -> None:
+    """A missing handler module stops the start-up with its name, instead of failing a request later."""
+    if not function.handler or "." not in function.handler:
+        raise LocalCloudError(f"{function.name}: Handler {function.handler!r} is not module.function")
+    module = function.handler.rsplit(".", 1)[0].replace(".", "/")
+    code = code_path(template, function.codeuri)
+    if not ((code / f"{module}.py").is_file() or (code / module / "__init__.py").is_file()):
+        raise LocalCloudError(f"{function.name}: handler {function.handler} not found (no {module}.py under {code})")
+
+
+def read_env_vars_file(path: Path | None) -> dict[str, dict[str, str]]:
+    """An `--env-vars` file as `sam local` takes it: {"FunctionName": {...}, "Parameters": {...}}."""
+    if path is None:
+        return {}
+    try:
+        document = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise LocalCloudError(f"cannot read env-vars file {path}: {error}") from error
+    if not isinstance(document, dict) or not all(isinstance(value, dict) for value in document.values()):
+        raise LocalCloudError(f"env-vars file {path} must map function names (or Parameters) to objects")
+    return document
+
+
+def environment(
+    template: CloudTemplate, function: Function, env_vars: dict[str, dict[str, str]], api_url: str, injected: dict[str, str]
+) -> dict[str, str]:
+    """The function's environment as `sam local` resolves it, then pointed at the local cloud:
+    the template's API URLs become the local API's, and `injected` (the AWS and OTLP endpoints,
+    as LocalStack injects them) is added."""
+    variables: dict[str, Any] = (function.environment or {}).get("Variables", {}) or {}
+    overrides = {**env_vars.get("Parameters", {}), **env_vars.get(function.name, {})}
+    resolved: dict[str, str] = EnvironmentVariables(
+        function.name,
+        function.memory,
+        function.timeout,
+        function.handler,
+        function.logging_config,
+        variables=variables,
+        shell_env_values={},
+        override_values=overrides,
+        aws_creds={"region": REGION, "key": "local", "secret": "local"},
+    ).resolve()
+    for name, value in resolved.items():
+        match = API_URL.match(value)
+        if match and match["api"] in template.api_ids and name not in overrides:
+            resolved[name] = api_url
+    return {**resolved, **injected}
