@@ -10,7 +10,7 @@ PIP_VERSION := 25.3
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help install run recycle test test-unit test-integration static lint typecheck template build check lock clean
+.PHONY: help install run recycle test test-unit test-integration test-localcloud static lint typecheck template build check lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -29,13 +29,16 @@ run: install ## Run the whole Bookstore on the local cloud, http://127.0.0.1:300
 recycle: install ## End every execution environment of a running local cloud: the next requests start cold
 	$(PY) -m localcloud recycle
 
-test: test-unit test-integration ## Run every test (starts its own PostgreSQL)
+test: test-unit test-integration test-localcloud ## Run every test (each starts what it needs)
 
 test-unit: install ## Unit tests: no network, AWS through moto
 	$(PY) -m pytest tests/unit
 
 test-integration: install ## Integration tests: real PostgreSQL, handlers over HTTP
 	$(PY) -m pytest tests/integration
+
+test-localcloud: install ## Local cloud tests: `python -m localcloud` driven over HTTP
+	$(PY) -m pytest tests/localcloud
 
 lint: install ## ruff
 	$(BIN)/ruff check .

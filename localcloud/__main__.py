@@ -44,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--env-vars", "-n", type=Path, help="JSON file of environment overrides, in the sam local format")
     parser.add_argument("--no-freeze", dest="freeze", action="store_false", help="keep environments running between invocations")
     parser.add_argument("--max-environments", type=int, default=5, help="per function, unless reserved concurrency says (default 5)")
+    parser.add_argument("--throttle-wait", type=float, default=5.0, help="seconds a request waits for a free environment at the limit")
     parser.add_argument("--idle-timeout", type=float, default=600.0, help="seconds before an idle environment ends (default 600)")
     parser.add_argument("--no-watch", dest="watch", action="store_false", help="no hot reload on code changes")
     parser.add_argument("--state-dir", type=Path, default=ROOT / ".local", help="data, packages and telemetry (default .local)")
@@ -65,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
             freeze=args.freeze,
             max_environments=args.max_environments,
             idle_timeout_s=args.idle_timeout,
+            throttle_wait_s=args.throttle_wait,
             watch=args.watch,
             database_url=args.database_url,
             build_dir=args.build_dir.resolve() if args.build_dir else None,

@@ -25,6 +25,10 @@ THROTTLED = {
 }
 
 
+class FunctionFailed(Exception):
+    """The invocation ended in an error; the environment already printed why."""
+
+
 class ProcessLambdaRunner:
     """What LocalApigwService calls to invoke a function: here, an execution environment."""
 
@@ -41,11 +45,11 @@ class ProcessLambdaRunner:
         except Throttled:
             stdout.write_str(json.dumps(THROTTLED))
             return
-        if report.outcome is Outcome.RESPONSE:
-            stdout.write_str(report.body.decode())
-        else:
-            # An error document: LocalApigwService answers it as API Gateway does, 502.
-            stdout.write_str(report.body.decode() if report.body else '{"errorMessage": "function failed"}')
+        if report.outcome is not Outcome.RESPONSE:
+            # API Gateway answers a failed, crashed or timed-out function with 502. (This SAM CLI
+            # version answers an error document with 500; its handler for anything else is 502.)
+            raise FunctionFailed(f"{function_identifier}: {report.outcome.value}")
+        stdout.write_str(report.body.decode())
 
 
 class _Server(ThreadedWSGIServer):
@@ -63,6 +67,7 @@ class ApiGateway:
         service.create()
         app = service._app  # the Flask app SAM built; we add the local cloud's own controls to it
         assert app is not None
+        app.logger.disabled = True  # FunctionFailed is expected; the function's own lines say what happened
         for name, action in control.items():
 
             def endpoint(action: Callable[[], dict[str, Any]] = action) -> Response:

@@ -40,6 +40,7 @@ class Options:
     freeze: bool = True
     max_environments: int = 5  # per function, unless the template reserves concurrency: sized for a laptop
     idle_timeout_s: float = 600.0
+    throttle_wait_s: float = 5.0  # at the concurrency limit, how long a request waits before a 429
     watch: bool = True
     database_url: str | None = None  # an existing PostgreSQL (superuser) instead of the embedded one
     build_dir: Path | None = None  # installed packages; default state_dir/build
@@ -130,9 +131,12 @@ class LocalCloud:
                 environment=templates.environment(template, function, env_vars, self.url, injected),
                 region=templates.REGION,
             )
-            reserved = _reserved_concurrency(template, function.name)
             self.pools[function.name] = FunctionPool(
-                spec, reserved or options.max_environments, self.console.for_function(function.name), options.freeze
+                spec,
+                template.reserved_concurrency.get(function.name, options.max_environments),
+                self.console.for_function(function.name),
+                options.freeze,
+                options.throttle_wait_s,
             )
         self._stops.insert(0, self._close_pools)
 
@@ -218,12 +222,6 @@ class LocalCloud:
     def wait(self) -> None:
         while not self._stopped.wait(0.5):
             pass
-
-
-def _reserved_concurrency(template: templates.CloudTemplate, name: str) -> int | None:
-    function = template.functions[name]
-    value = (function.metadata or {}).get("ReservedConcurrentExecutions")
-    return int(value) if value else None
 
 
 def _check_port_free(host: str, port: int, what: str) -> None:

@@ -116,9 +116,15 @@ class ExecutionEnvironment:
 
         started = time.monotonic()
         deadline = started + self.spec.timeout_s
-        self._thaw()
-        self._handed_over += 1
-        self._api.next_invocation(Invocation(request_id, payload, int((time.time() + self.spec.timeout_s) * 1000), self.spec.arn, trace_id))
+        invocation = Invocation(request_id, payload, int((time.time() + self.spec.timeout_s) * 1000), self.spec.arn, trace_id)
+        with self._freeze_lock:
+            # Thaw and hand over under one lock: the runtime's next /next must not freeze it
+            # again between the two (it may still be on its way from the previous invocation).
+            if self._frozen and self.alive:
+                os.killpg(self._process.pid, signal.SIGCONT)
+            self._frozen = False
+            self._handed_over += 1
+            self._api.next_invocation(invocation)
         init_ms = (self._ready_at - self._spawned_at) * 1000 if cold and self._ready_at else None
         while True:
             try:
@@ -151,17 +157,11 @@ class ExecutionEnvironment:
             self._ready_at = time.monotonic()
             self._ready.set()
         with self._freeze_lock:
-            if self._freeze and self._handed_over and self.alive:
+            if self._freeze and self._handed_over and self.alive and not self._api.has_pending_invocation():
                 # As on AWS: once the runtime asks for the next event, the environment is frozen
                 # until one arrives. Background threads (span exporters included) stop with it.
                 os.killpg(self._process.pid, signal.SIGSTOP)
                 self._frozen = True
-
-    def _thaw(self) -> None:
-        with self._freeze_lock:
-            if self._frozen and self.alive:
-                os.killpg(self._process.pid, signal.SIGCONT)
-            self._frozen = False
 
     # --- reports ------------------------------------------------------------------------
 

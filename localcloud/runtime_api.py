@@ -114,6 +114,9 @@ class RuntimeApi:
     def next_invocation(self, invocation: Invocation) -> None:
         self._invocations.put(invocation)
 
+    def has_pending_invocation(self) -> bool:
+        return not self._invocations.empty()
+
     def close(self) -> None:
         self._invocations.put(None)
         self._server.shutdown()

@@ -29,6 +29,7 @@ class CloudTemplate:
     functions: dict[str, Function]
     api: Api
     api_ids: frozenset[str]
+    reserved_concurrency: dict[str, int]
 
     @property
     def root(self) -> Path:
@@ -53,7 +54,12 @@ def load(path: Path, parameter_overrides: dict[str, str]) -> CloudTemplate:
     )
     if not api.routes:
         raise LocalCloudError(f"{path.name} declares no Api events: nothing to serve")
-    template = CloudTemplate(path, functions, api, api_ids)
+    reserved = {
+        name: int(resource["Properties"]["ReservedConcurrentExecutions"])
+        for name, resource in resources.items()
+        if name in functions and "ReservedConcurrentExecutions" in (resource.get("Properties") or {})
+    }
+    template = CloudTemplate(path, functions, api, api_ids, reserved)
     for function in functions.values():
         check_handler(template, function)
     return template

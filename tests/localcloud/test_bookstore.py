@@ -1,0 +1,45 @@
+"""The Bookstore on the local cloud, as `make run` brings it up."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+
+from tests.support.localcloud import LocalCloudProcess
+
+CARD = {"numero": "4111111111111111", "titular": "Maria Silva", "validade": "12/39", "cvv": "123"}
+
+
+def test_an_order_over_http_is_concluded_and_lowers_the_stock(bookstore_cloud: LocalCloudProcess) -> None:
+    with httpx.Client(base_url=bookstore_cloud.url, timeout=60) as api:
+        # Given the seeded catalog and a new book
+        assert len(api.get("/livros").json()) >= 5
+        book = api.post("/livros", json={"titulo": "O Cortiço", "autor": "Aluísio Azevedo", "preco": "45.00", "estoque": 4}).json()
+        # When a client orders 3
+        response = api.post("/ordens", json={"livro_id": book["id"], "quantidade": 3, "cartao": CARD})
+        # Then the order is concluded through the three services' environments
+        assert response.status_code == 201, response.text
+        assert response.json()["status"] == "CONCLUIDA"
+        assert response.json()["valor_total"] == "135.00"
+        assert api.get(f"/livros/{book['id']}").json()["estoque"] == 1
+        assert api.get(f"/pagamentos/{response.json()['pagamento_id']}").json()["status"] == "APROVADO"
+
+
+def test_a_declined_card_is_402_through_the_local_cloud(bookstore_cloud: LocalCloudProcess) -> None:
+    with httpx.Client(base_url=bookstore_cloud.url, timeout=60) as api:
+        response = api.post("/ordens", json={"livro_id": 1, "quantidade": 1, "cartao": {**CARD, "numero": "4000000000000002"}})
+    assert response.status_code == 402
+    assert response.json()["motivo"] == "PAGAMENTO_RECUSADO"
+
+
+def test_the_functions_export_their_spans_to_the_receiver(bookstore_cloud: LocalCloudProcess) -> None:
+    httpx.get(f"{bookstore_cloud.url}/livros/1", timeout=60)
+    traces = bookstore_cloud.state_dir / "telemetry" / "traces.jsonl"
+    services = set()
+    for line in traces.read_text().splitlines():
+        for resource_spans in json.loads(line)["resourceSpans"]:
+            for attribute in resource_spans["resource"]["attributes"]:
+                if attribute["key"] == "service.name":
+                    services.add(attribute["value"]["stringValue"])
+    assert "cadastro-de-livros" in services

@@ -1,0 +1,72 @@
+"""Starting and stopping: one-line errors that name the cause, and nothing left behind."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from tests.localcloud.conftest import FIXTURES
+from tests.support.localcloud import ROOT, LocalCloudProcess
+
+
+def run_localcloud(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - our own module
+        [sys.executable, "-m", "localcloud", *args], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def test_a_busy_port_is_a_one_line_error(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_localcloud("--template", str(FIXTURES / "template.yaml"), "--port", str(port), "--state-dir", str(tmp_path))
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if "error" in line]
+    assert errors == [f"local cloud: error: port {port} (API) is busy on 127.0.0.1: Address already in use; free it or pass another port"]
+
+
+def test_a_missing_handler_is_a_one_line_error_naming_it(tmp_path: Path) -> None:
+    app = tmp_path / "app"
+    shutil.copytree(FIXTURES, app)
+    template = app / "template.yaml"
+    template.write_text(template.read_text().replace("Handler: hello.handler", "Handler: hola.handler"))
+    result = run_localcloud("--template", str(template), "--port", "0", "--state-dir", str(tmp_path / "state"))
+    assert result.returncode == 2
+    assert "HelloFunction: handler hola.handler not found (no hola.py under" in result.stderr
+
+
+def test_a_broken_template_is_a_one_line_error(tmp_path: Path) -> None:
+    template = tmp_path / "template.yaml"
+    template.write_text("Resources: [this is not\n")
+    result = run_localcloud("--template", str(template), "--state-dir", str(tmp_path / "state"))
+    assert result.returncode == 2
+    assert "broken template template.yaml" in result.stderr
+
+
+@pytest.mark.timeout(180)
+def test_stopping_leaves_no_process_behind(tmp_path: Path) -> None:
+    # Given a running local cloud with warm (and frozen) environments
+    cloud = LocalCloudProcess(FIXTURES / "template.yaml", tmp_path, "--no-watch").wait_ready()
+    with httpx.Client(timeout=30) as client:
+        for path in ("/hello", "/slow?seconds=0"):
+            assert client.get(f"{cloud.url}{path}").status_code == 200
+    family = psutil.Process(cloud.process.pid).children(recursive=True)
+    assert len([child for child in family if "awslambdaric" in " ".join(child.cmdline())]) == 2
+    # (pg_ctl daemonises PostgreSQL: it is found by its data directory, not as a child)
+    postgres = [process for process in psutil.process_iter(["cmdline"]) if str(tmp_path) in " ".join(process.info["cmdline"] or [])]
+    assert postgres
+    family += postgres
+    # When it gets SIGTERM (Ctrl-C does the same)
+    assert cloud.stop() == 0
+    # Then every environment, PostgreSQL and the rest are gone
+    time.sleep(0.5)
+    assert [child.pid for child in family if child.is_running() and child.status() != psutil.STATUS_ZOMBIE] == []
