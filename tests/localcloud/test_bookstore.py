@@ -6,7 +6,7 @@ import json
 
 import httpx
 
-from tests.support.localcloud import LocalCloudProcess
+from localcloud.process import LocalCloudProcess
 
 CARD = {"numero": "4111111111111111", "titular": "Maria Silva", "validade": "12/39", "cvv": "123"}
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.localcloud import LocalCloudProcess
+from localcloud.process import LocalCloudProcess
 
 
 def get(cloud: LocalCloudProcess, path: str, timeout: float = 30) -> httpx.Response:

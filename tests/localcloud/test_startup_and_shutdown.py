@@ -13,8 +13,8 @@ import httpx
 import psutil
 import pytest
 
+from localcloud.process import ROOT, LocalCloudProcess
 from tests.localcloud.conftest import FIXTURES
-from tests.support.localcloud import ROOT, LocalCloudProcess
 
 
 def run_localcloud(*args: str) -> subprocess.CompletedProcess[str]:

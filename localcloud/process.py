@@ -1,4 +1,5 @@
-"""Runs `python -m localcloud` as a person would, and reads what it prints."""
+"""Drives `python -m localcloud` as a separate process, as a person would, and reads what it
+prints: used by the tests and the benchmark."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import httpx
 
 from bookstore_dev.postgres import free_port
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 # The environments' packages are installed once per checkout and shared by every test run.
 BUILD_DIR = ROOT / ".local" / "build"
 REPORT = re.compile(r"^\[(?P<function>\w+)\] REPORT RequestId: (?P<request_id>\S+)\t(?P<fields>.*)$")
