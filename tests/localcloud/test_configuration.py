@@ -1,0 +1,113 @@
+"""Configuration as `sam local` takes it, and the switches of the local cloud."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bookstore_dev.events import EVENTS
+from localcloud.process import ROOT, LocalCloudProcess
+from tests.localcloud.conftest import FIXTURES
+from tests.localcloud.test_lifecycle import process_state
+
+
+@pytest.fixture(scope="module")
+def configured_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloudProcess]:
+    state = tmp_path_factory.mktemp("configured")
+    env_vars = state / "env.json"
+    env_vars.write_text(json.dumps({"HelloFunction": {"FAREWELL": "ate logo"}, "Parameters": {"UNDECLARED": "ignored"}}))
+    cloud = LocalCloudProcess(
+        FIXTURES / "template.yaml",
+        state,
+        "--parameter-overrides",
+        "Greeting=oi",
+        "--env-vars",
+        str(env_vars),
+        "--no-freeze",
+        "--idle-timeout",
+        "1",
+        "--no-watch",
+    )
+    try:
+        yield cloud.wait_ready()
+    finally:
+        cloud.stop()
+
+
+def hello(cloud: LocalCloudProcess) -> dict[str, object]:
+    answer: dict[str, object] = httpx.get(f"{cloud.url}/hello", params={"lang": "pt"}, timeout=30).json()
+    return answer
+
+
+def test_parameter_overrides_and_env_vars_file_apply_as_in_sam_local(configured_cloud: LocalCloudProcess) -> None:
+    answer = hello(configured_cloud)
+    assert answer["greeting"] == "oi"  # --parameter-overrides reached !Ref Greeting
+    assert answer["farewell"] == "ate logo"  # the env-vars file overrode a declared variable
+
+
+def test_the_event_is_the_api_gateway_proxy_event_sam_local_sends(configured_cloud: LocalCloudProcess) -> None:
+    event = hello(configured_cloud)["event"]
+    assert isinstance(event, dict)
+    assert (event["httpMethod"], event["resource"], event["path"]) == ("GET", "/hello", "/hello")
+    assert event["queryStringParameters"] == {"lang": "pt"}
+    assert event["requestContext"]["resourcePath"] == "/hello"
+    # And the event file the in-process tests use has the same shape
+    fixture = json.loads((EVENTS / "apigw_rest_proxy.json").read_text())
+    assert set(fixture) == set(event)
+    assert set(fixture["requestContext"]) <= set(event["requestContext"])
+
+
+def test_with_freeze_off_an_idle_environment_keeps_running(configured_cloud: LocalCloudProcess) -> None:
+    pid = hello(configured_cloud)["pid"]
+    assert isinstance(pid, int)
+    time.sleep(0.2)
+    assert process_state(pid) in {"S", "R"}
+
+
+def test_an_idle_environment_ends_after_the_idle_timeout(configured_cloud: LocalCloudProcess) -> None:
+    pid = hello(configured_cloud)["pid"]
+    assert isinstance(pid, int)
+    deadline = time.monotonic() + 10
+    while process_state(pid) is not None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert process_state(pid) is None
+
+
+def test_the_recycle_command_talks_to_a_running_cloud(configured_cloud: LocalCloudProcess) -> None:
+    hello(configured_cloud)
+    result = subprocess.run(  # noqa: S603 - our own module
+        [sys.executable, "-m", "localcloud", "recycle", "--port", str(configured_cloud.port)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    assert json.loads(result.stdout) == {"recycled": 1} or "recycled" in result.stdout
+    mark = configured_cloud.mark()
+    hello(configured_cloud)
+    assert [report.cold for report in configured_cloud.reports("HelloFunction", mark, expected=1)] == [True]
+
+
+def test_postgres_data_is_kept_across_restarts(tmp_path: Path) -> None:
+    # Given a book added on a first run
+    first = LocalCloudProcess(ROOT / "template.yaml", tmp_path, "--no-watch").wait_ready()
+    try:
+        book = httpx.post(f"{first.url}/livros", json={"titulo": "Persistente", "preco": "1.00", "estoque": 1}, timeout=60).json()
+    finally:
+        assert first.stop() == 0
+    # When the local cloud starts again on the same state directory
+    second = LocalCloudProcess(ROOT / "template.yaml", tmp_path, "--no-watch").wait_ready()
+    try:
+        # Then the book is still there, and the sample books were not seeded twice
+        assert httpx.get(f"{second.url}/livros/{book['id']}", timeout=60).json()["titulo"] == "Persistente"
+        assert not any("seeded" in line for line in second.snapshot())
+    finally:
+        second.stop()

@@ -1,0 +1,57 @@
+"""The OTLP receiver writes what the Collector's `file` exporter would."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import httpx
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.resource.v1.resource_pb2 import Resource
+from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
+
+from bookstore_dev.postgres import free_port
+from localcloud.otlp import OtlpReceiver
+
+TRACE_ID = bytes.fromhex("4bf92f3577b34da6a3ce929d0e0e4736")
+SPAN_ID = bytes.fromhex("00f067aa0ba902b7")
+
+
+def export_request() -> ExportTraceServiceRequest:
+    span = Span(
+        trace_id=TRACE_ID,
+        span_id=SPAN_ID,
+        name="GET /livros/{id}",
+        kind=Span.SPAN_KIND_SERVER,
+        start_time_unix_nano=1,
+        end_time_unix_nano=2,
+    )
+    resource = Resource(attributes=[KeyValue(key="service.name", value=AnyValue(string_value="cadastro-de-livros"))])
+    return ExportTraceServiceRequest(resource_spans=[ResourceSpans(resource=resource, scope_spans=[ScopeSpans(spans=[span])])])
+
+
+def test_protobuf_json_and_gzip_exports_become_otlp_json_lines(tmp_path: Path) -> None:
+    receiver = OtlpReceiver(tmp_path, free_port()).start()
+    try:
+        body = export_request().SerializeToString()
+        protobuf = {"Content-Type": "application/x-protobuf"}
+        assert httpx.post(f"{receiver.endpoint}/v1/traces", content=body, headers=protobuf).status_code == 200
+        gzipped = {**protobuf, "Content-Encoding": "gzip"}
+        assert httpx.post(f"{receiver.endpoint}/v1/traces", content=gzip.compress(body), headers=gzipped).status_code == 200
+        as_json = {"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": TRACE_ID.hex(), "name": "json"}]}]}]}
+        assert httpx.post(f"{receiver.endpoint}/v1/traces", json=as_json).status_code == 200
+        assert httpx.post(f"{receiver.endpoint}/v1/traces", content=b"not protobuf", headers=protobuf).status_code == 400
+        assert httpx.post(f"{receiver.endpoint}/v1/logs", json={"resourceLogs": []}).status_code == 200
+    finally:
+        receiver.stop()
+
+    lines = [json.loads(line) for line in (tmp_path / "traces.jsonl").read_text().splitlines()]
+    assert len(lines) == 3
+    span = lines[0]["resourceSpans"][0]["scopeSpans"][0]["spans"][0]
+    # The Collector's JSON: ids in hex, enums as numbers, 64-bit integers as strings
+    assert (span["traceId"], span["spanId"], span["kind"], span["startTimeUnixNano"]) == (TRACE_ID.hex(), SPAN_ID.hex(), 2, "1")
+    assert lines[1] == lines[0]
+    assert lines[2] == as_json
+    assert (tmp_path / "logs.jsonl").read_text().strip() == '{"resourceLogs":[]}'
