@@ -28,15 +28,19 @@ def pytest_runtest_setup() -> None:
     disable_socket(allow_unix_socket=False)
 
 
-@pytest.fixture(autouse=True)
+# Secrets Manager as the template names the secrets, holding unusable credentials. Started here,
+# before any test module imports a handler: a handler's init (its cold start) reads its secret.
+_aws = mock_aws()
+_aws.start()
+for service in SERVICES:
+    secret = {"host": "127.0.0.1", "port": 9, "username": service.name, "password": "x", "dbname": service.name}
+    boto3.client("secretsmanager").create_secret(Name=service.secret_name, SecretString=json.dumps(secret))
+
+
+@pytest.fixture(scope="session", autouse=True)
 def aws() -> Iterator[None]:
-    """Secrets Manager as the template names the secrets, holding unusable credentials."""
-    with mock_aws():
-        client = boto3.client("secretsmanager")
-        for service in SERVICES:
-            secret = {"host": "127.0.0.1", "port": 9, "username": service.name, "password": "x", "dbname": service.name}
-            client.create_secret(Name=service.secret_name, SecretString=json.dumps(secret))
-        yield
+    yield
+    _aws.stop()
 
 
 @pytest.fixture(scope="session")

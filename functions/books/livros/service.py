@@ -7,10 +7,20 @@ from uuid import UUID
 
 from psycopg.errors import ForeignKeyViolation
 
+from bookstore_shared import telemetry
 from bookstore_shared.database import Connection, Database
 from livros import repository
 from livros.errors import EstoqueInsuficiente, LivroNaoEncontrado, ReservaConflitante, ReservaNaoEncontrada
 from livros.models import Livro, NovaReserva, NovoLivro, Reserva, StatusReserva
+
+RESERVATIONS = telemetry.meter().create_counter(
+    "bookstore.stock.reservations", unit="{reservation}", description="Stock reservations by result"
+)
+
+
+def _count(result: str, livro_id: int) -> None:
+    RESERVATIONS.add(1, {"bookstore.reservation.result": result})
+    telemetry.current_span().set_attributes({"bookstore.book.id": livro_id, "bookstore.reservation.result": result})
 
 
 class Livros:
@@ -46,9 +56,14 @@ class Livros:
             return reserva, True
 
         try:
-            return self._database.run(work)
+            reserva, nova = self._database.run(work)
         except ForeignKeyViolation as error:
             raise LivroNaoEncontrado() from error
+        except EstoqueInsuficiente:
+            _count("insufficient", livro_id)
+            raise
+        _count("reserved" if nova else "repeated", livro_id)
+        return reserva, nova
 
     def liberar(self, livro_id: int, ordem_id: UUID) -> Reserva:
         """Gives the reserved stock back. Idempotent: a reservation already released stays as it is."""
@@ -62,7 +77,9 @@ class Livros:
             repository.give_back_stock(connection, livro_id, reserva.quantidade)
             return repository.mark_reserva_liberada(connection, ordem_id)
 
-        return self._database.run(work)
+        reserva = self._database.run(work)
+        _count("released", livro_id)
+        return reserva
 
     @staticmethod
     def _same_reservation(connection: Connection, livro_id: int, pedido: NovaReserva) -> Reserva:

@@ -19,6 +19,7 @@ from uuid import UUID, uuid4
 
 from aws_lambda_powertools import Logger
 
+from bookstore_shared import telemetry
 from bookstore_shared.database import Connection, Database
 from bookstore_shared.http_client import DependencyError
 from ordens import repository
@@ -33,6 +34,8 @@ from ordens.errors import (
 from ordens.models import Motivo, NovaOrdem, OrdemRegistrada, StatusOrdem
 
 T = TypeVar("T")
+
+ORDERS = telemetry.meter().create_counter("bookstore.orders", unit="{order}", description="Orders by final status and reason")
 
 
 class Ordens:
@@ -74,6 +77,7 @@ class Ordens:
             assert anterior is not None
             return self._repetir(anterior, pedido)
         self._logger.info("ordem registrada", extra={"ordem_id": str(ordem.id), "livro_id": ordem.livro_id})
+        telemetry.current_span().set_attributes({"bookstore.order.id": str(ordem.id), "bookstore.book.id": ordem.livro_id})
 
         if livro.estoque < pedido.quantidade:
             # Quick refusal from the validation step; the reservation below is what guarantees it.
@@ -151,6 +155,9 @@ class Ordens:
             assert concurrent.http_status is not None
             return concurrent, concurrent.http_status
         self._logger.info("ordem finalizada", extra={"ordem_id": str(ordem.id), "status": status.value, "motivo": motivo})
+        outcome = {"bookstore.order.status": status.value, "bookstore.order.reason": motivo.value if motivo else "none"}
+        ORDERS.add(1, outcome)
+        telemetry.current_span().set_attributes({"bookstore.order.id": str(ordem.id), **outcome})
         final = ordem.model_copy(update={"status": status, "motivo": motivo, "pagamento_id": pagamento_id, "http_status": http_status})
         return final, http_status
 

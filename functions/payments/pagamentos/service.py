@@ -7,10 +7,13 @@ from __future__ import annotations
 
 from uuid import UUID, uuid4
 
+from bookstore_shared import telemetry
 from bookstore_shared.database import Connection, Database
 from pagamentos import repository
 from pagamentos.errors import PagamentoConflitante, PagamentoNaoEncontrado
 from pagamentos.models import MotivoRecusa, NovoPagamento, Pagamento, StatusPagamento
+
+PAYMENT_AMOUNT = telemetry.meter().create_histogram("bookstore.payment.amount", unit="BRL", description="Amounts charged, by outcome")
 
 DECLINED_TEST_CARDS = {
     "4000000000000002": MotivoRecusa.CARTAO_RECUSADO,
@@ -49,7 +52,14 @@ class Pagamentos:
                 raise PagamentoConflitante()
             return existing, False
 
-        return self._database.run(work)
+        pagamento, novo = self._database.run(work)
+        attributes = {"bookstore.payment.status": pagamento.status.value}
+        if novo:
+            PAYMENT_AMOUNT.record(float(pagamento.valor), attributes)
+        telemetry.current_span().set_attributes(
+            {"bookstore.payment.id": str(pagamento.id), "bookstore.order.id": str(pagamento.ordem_id), **attributes}
+        )
+        return pagamento, novo
 
     def obter(self, pagamento_id: UUID) -> Pagamento:
         pagamento = self._database.run(lambda connection: repository.select_pagamento(connection, pagamento_id))

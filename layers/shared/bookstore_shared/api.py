@@ -16,6 +16,8 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
+from bookstore_shared import telemetry
+
 Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
 
@@ -63,7 +65,10 @@ def lambda_handler(app: APIGatewayRestResolver, logger: Logger) -> Handler:
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        return app.resolve(event, context)
+        with telemetry.invocation(event) as finish:
+            response = app.resolve(event, context)
+            finish(response)
+            return response
 
     return handler
 

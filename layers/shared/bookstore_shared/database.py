@@ -16,6 +16,7 @@ import psycopg
 from aws_lambda_powertools import Logger
 from psycopg.rows import DictRow, dict_row
 
+from bookstore_shared import telemetry
 from bookstore_shared.secrets import database_credentials, forget_cached_credentials
 from bookstore_shared.settings import ServiceSettings
 
@@ -55,6 +56,14 @@ class Database:
             return result
         raise AssertionError("unreachable: the second attempt returns or raises")
 
+    def warm_up(self) -> None:
+        """Opens this environment's connection ahead of the first request. A database that is
+        down now is not fatal: the warning says so, and the first request tries again."""
+        try:
+            self._connection()
+        except psycopg.OperationalError as error:
+            self._logger.warning("database not reachable during init; the first request will retry", extra={"error": str(error)})
+
     def close(self) -> None:
         connection: Connection | None = getattr(self._local, "connection", None)
         self._local.connection = None
@@ -77,17 +86,20 @@ class Database:
             return self._open()
 
     def _open(self) -> Connection:
-        credentials = database_credentials(self._settings.db_secret_name, self._settings.secret_max_age_seconds)
-        connection: Connection = psycopg.connect(
-            host=credentials.host,
-            port=credentials.port,
-            user=credentials.username,
-            password=credentials.password.get_secret_value(),
-            dbname=credentials.dbname,
-            application_name=self._application_name,
-            connect_timeout=self._settings.db_connect_timeout_seconds,
-            row_factory=dict_row,
-        )
+        with telemetry.step("secret fetch", **{"bookstore.secret.name": self._settings.db_secret_name}):
+            credentials = database_credentials(self._settings.db_secret_name, self._settings.secret_max_age_seconds)
+        attributes = {"db.system.name": "postgresql", "server.address": credentials.host, "server.port": credentials.port}
+        with telemetry.step("database connection", **attributes):
+            connection: Connection = psycopg.connect(
+                host=credentials.host,
+                port=credentials.port,
+                user=credentials.username,
+                password=credentials.password.get_secret_value(),
+                dbname=credentials.dbname,
+                application_name=self._application_name,
+                connect_timeout=self._settings.db_connect_timeout_seconds,
+                row_factory=dict_row,
+            )
         return connection
 
     @staticmethod

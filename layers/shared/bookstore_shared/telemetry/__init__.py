@@ -1,0 +1,213 @@
+"""OpenTelemetry for every Bookstore function, configured through the standard `OTEL_*`
+variables (defaults apply only where a variable is unset). Once per execution environment:
+
+- Tracer, Meter and Logger providers whose Resource names the service and the function
+  (`service.name`, `service.version`, `deployment.environment.name`, `faas.name`,
+  `cloud.provider`, `cloud.region`), exporting OTLP/HTTP to `OTEL_EXPORTER_OTLP_ENDPOINT`;
+- the botocore, psycopg and httpx instrumentations, and the AWS Lambda instrumentation around
+  each handler, which opens the invocation's SERVER span from the `traceparent` header and
+  flushes spans and metrics before the invocation returns (logs are flushed here);
+- the cold start as spans (see `init_phase`), and SERVER spans named after the route template,
+  with `faas.coldstart` and an error status on 5xx;
+- short, bounded waits: 1 s export and flush timeouts by default (the SDK's are 10 s and the
+  instrumentation's 30 s), and a collector that is down is not retried on every invocation.
+
+`OTEL_SDK_DISABLED=true` turns all of it off. `BOOKSTORE_SKIP_FLUSH=true` skips the
+per-invocation flush, to show what a frozen environment does to unflushed spans.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
+from typing import Any
+
+import wrapt
+from opentelemetry import metrics, trace
+from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.instrumentation.aws_lambda import (
+    OTEL_INSTRUMENTATION_AWS_LAMBDA_FLUSH_TIMEOUT,
+    _default_event_context_extractor,
+    _instrument,
+)
+from opentelemetry.instrumentation.botocore import BotocoreInstrumentor
+from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+from opentelemetry.instrumentation.logging.handler import LoggingHandler
+from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.trace import StatusCode
+
+from bookstore_shared.telemetry import init_phase
+from bookstore_shared.telemetry.exporting import FailFastSpanExporter, WithoutFlush
+
+DEFAULT_FLUSH_TIMEOUT_MS = 1000
+DEFAULT_EXPORT_TIMEOUT_S = 1.0
+# Custom attributes all live under this prefix, apart from the semantic conventions' own.
+APP_PREFIX = "bookstore."
+
+_lock = threading.Lock()
+_configured = False
+_buffer: init_phase.InitPhaseBuffer | None = None
+_logger_provider: LoggerProvider | None = None
+_tracer = trace.get_tracer("bookstore")
+_cold = True
+
+
+def telemetry_enabled() -> bool:
+    return _flag("OTEL_SDK_DISABLED") is not True
+
+
+def configure_telemetry() -> None:
+    """Sets up telemetry for this process and opens the init phase; a second call does nothing."""
+    global _configured, _buffer, _logger_provider, _tracer
+    with _lock:
+        if _configured or not telemetry_enabled():
+            return
+        resource = _resource()
+        provider = TracerProvider(resource=resource)
+        delegate = BatchSpanProcessor(FailFastSpanExporter(OTLPSpanExporter(timeout=_timeout("TRACES"))))
+        _buffer = init_phase.InitPhaseBuffer(delegate)
+        if _exporter_enabled("OTEL_TRACES_EXPORTER"):
+            provider.add_span_processor(_buffer)
+        trace.set_tracer_provider(provider)
+        metrics.set_meter_provider(MeterProvider(resource=resource, metric_readers=_metric_readers()))
+        _logger_provider = LoggerProvider(resource=resource)
+        if _exporter_enabled("OTEL_LOGS_EXPORTER"):
+            _logger_provider.add_log_record_processor(BatchLogRecordProcessor(OTLPLogExporter(timeout=_timeout("LOGS"))))
+        _tracer = trace.get_tracer("bookstore")
+        init_phase.begin(_tracer, in_lambda="AWS_LAMBDA_RUNTIME_API" in os.environ)
+        BotocoreInstrumentor().instrument()  # type: ignore[no-untyped-call]
+        # The SQL commenter would put trace ids into the statements; the spans already link them.
+        PsycopgInstrumentor().instrument(enable_commenter=False)
+        HTTPXClientInstrumentor().instrument()
+        _configured = True
+
+
+def step(name: str, **attributes: Any) -> Any:
+    """A span for one step of the cold start (settings, secret fetch, database connection)."""
+    return init_phase.step(_tracer, name, attributes) if _configured else nullcontext()
+
+
+class _OtlpLogHandler(LoggingHandler):
+    def flush(self) -> None:
+        """Nothing: each invocation flushes the provider (the base class would start a thread,
+        which fails when `logging` flushes its handlers at interpreter exit)."""
+
+
+def export_logs(logger_name: str) -> None:
+    """Sends what `logger_name` logs to the OTLP endpoint too, with its trace context."""
+    if _logger_provider is not None:
+        logging.getLogger(logger_name).addHandler(_OtlpLogHandler(level=logging.INFO, logger_provider=_logger_provider))
+
+
+def instrument_lambda_handler(module_name: str, function_name: str = "handler") -> None:
+    """Ends the init phase and wraps `module_name.function_name` with the OpenTelemetry AWS
+    Lambda instrumentation. Call it on the handler module's last line, after the handler is
+    defined, as the instrumentation's own documentation does.
+
+    Unlike `AwsLambdaInstrumentor().instrument()`, which wraps the one handler named by `_HANDLER`,
+    this wraps the module it is given, so the in-process tests, where nine handlers share one
+    process, get the same SERVER spans as a deployed function."""
+    if not _configured:
+        return
+    init_phase.end()
+    if isinstance(getattr(sys.modules[module_name], function_name), wrapt.ObjectProxy):
+        return  # already instrumented (a module imported twice by a test run)
+    provider: Any = trace.get_tracer_provider()
+    meter_provider: Any = metrics.get_meter_provider()
+    if _flag("BOOKSTORE_SKIP_FLUSH"):
+        provider, meter_provider = WithoutFlush(provider), WithoutFlush(meter_provider)
+    _instrument(
+        module_name,
+        function_name,
+        _flush_timeout_ms(),
+        event_context_extractor=_default_event_context_extractor,
+        tracer_provider=provider,
+        meter_provider=meter_provider,
+    )
+
+
+@contextmanager
+def invocation(event: dict[str, Any]) -> Iterator[Callable[[dict[str, Any]], None]]:
+    """Runs inside the SERVER span of one invocation: names it after the route template, marks the
+    cold start and adopts the init spans; the callback records the response's status."""
+    global _cold
+    span = trace.get_current_span()
+    cold, _cold = _cold, False
+    if span.is_recording():
+        method, route = event.get("httpMethod", ""), event.get("resource", "")
+        span.update_name(f"{method} {route}")
+        span.set_attributes({"faas.coldstart": cold, "http.route": route, "http.request.method": method})
+        if cold and _buffer is not None:
+            _buffer.adopt(span)
+
+    def finish(response: dict[str, Any]) -> None:
+        status = int(response.get("statusCode", 0))
+        span.set_attribute("http.response.status_code", status)
+        if status >= 500:  # server errors are the function's; 4xx are the caller's
+            span.set_status(StatusCode.ERROR, f"HTTP {status}")
+
+    try:
+        yield finish
+    finally:
+        if _logger_provider is not None and not _flag("BOOKSTORE_SKIP_FLUSH"):
+            _logger_provider.force_flush(_flush_timeout_ms())
+
+
+def meter() -> metrics.Meter:
+    return metrics.get_meter("bookstore")
+
+
+def current_span() -> trace.Span:
+    return trace.get_current_span()
+
+
+def _resource() -> Resource:
+    # Resource.create also merges OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES, which win.
+    attributes: dict[str, str] = {"cloud.provider": "aws"}
+    if region := os.environ.get("AWS_REGION"):
+        attributes["cloud.region"] = region
+    if function_name := os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+        attributes["faas.name"] = function_name
+    if function_version := os.environ.get("AWS_LAMBDA_FUNCTION_VERSION"):
+        attributes["faas.version"] = function_version
+    return Resource.create(attributes)
+
+
+def _timeout(signal: str) -> float | None:
+    """Ours when no OTEL_EXPORTER_OTLP_*TIMEOUT is set; None lets the exporter read the variable."""
+    explicit = f"OTEL_EXPORTER_OTLP_{signal}_TIMEOUT" in os.environ or "OTEL_EXPORTER_OTLP_TIMEOUT" in os.environ
+    return None if explicit else DEFAULT_EXPORT_TIMEOUT_S
+
+
+def _metric_readers() -> list[MetricReader]:
+    if not _exporter_enabled("OTEL_METRICS_EXPORTER"):
+        return []
+    # Exported at the end of every invocation by the flush; the period only matters while warm and busy.
+    return [PeriodicExportingMetricReader(OTLPMetricExporter(timeout=_timeout("METRICS")))]
+
+
+def _exporter_enabled(variable: str) -> bool:
+    return os.environ.get(variable, "otlp").strip().lower() != "none"
+
+
+def _flush_timeout_ms() -> int:
+    raw = os.environ.get(OTEL_INSTRUMENTATION_AWS_LAMBDA_FLUSH_TIMEOUT)
+    return int(raw) if raw else DEFAULT_FLUSH_TIMEOUT_MS
+
+
+def _flag(variable: str) -> bool | None:
+    value = os.environ.get(variable)
+    return None if value is None else value.strip().lower() in {"1", "true", "yes", "on"}
