@@ -24,13 +24,15 @@ from opentelemetry.trace import SpanContext, TraceFlags
 
 
 def process_start_ns() -> int:
-    """When this process started (the start of the cold start), from /proc; now if unknown."""
+    """When this process started (the beginning of the cold start), to the clock tick (10 ms):
+    its start in ticks since boot, from /proc, set against the time since boot now."""
     try:
-        fields = open("/proc/self/stat").read().rsplit(")", 1)[1].split()  # noqa: SIM115 - a one-shot read
-        ticks = int(fields[19])
-        boot = next(int(line.split()[1]) for line in open("/proc/stat") if line.startswith("btime"))  # noqa: SIM115
-        return int((boot + ticks / os.sysconf("SC_CLK_TCK")) * 1e9)
-    except (OSError, ValueError, IndexError, StopIteration):
+        with open("/proc/self/stat") as stat:  # noqa: PTH123 - a one-shot read of a proc file
+            ticks = int(stat.read().rsplit(")", 1)[1].split()[19])
+        # The tick says when, to within one tick: take its middle (error ±5 ms, never a whole tick early).
+        age_s = time.clock_gettime(time.CLOCK_BOOTTIME) - (ticks + 0.5) / os.sysconf("SC_CLK_TCK")
+        return time.time_ns() - int(age_s * 1e9)
+    except (OSError, ValueError, IndexError):
         return time.time_ns()
 
 
