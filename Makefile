@@ -10,7 +10,7 @@ PIP_VERSION := 25.3
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help install run recycle bench test test-unit test-integration test-localcloud static lint typecheck template build check lock clean
+.PHONY: help install run recycle traces demo bench test test-unit test-integration test-localcloud static lint typecheck template build check lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -39,6 +39,12 @@ test-integration: install ## Integration tests: real PostgreSQL, handlers over H
 
 test-localcloud: install ## Local cloud tests: `python -m localcloud` driven over HTTP
 	$(PY) -m pytest tests/localcloud
+
+traces: install ## The latest traces as waterfalls (ARGS="--last 3 --html traces.html" for a page)
+	$(PY) -m localcloud.traceview $(ARGS)
+
+demo: install ## Against a running `make run`: a scripted tour, cold and warm, each trace printed
+	$(PY) -m bookstore_dev.demo $(ARGS)
 
 bench: install ## Benchmarks (not tests): latency and cold starts through the local cloud
 	$(PY) -m bench.localcloud_bench

@@ -35,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", "-p", type=int, default=3000, help="API port (default 3000, as sam local)")
     parser.add_argument("--otlp-port", type=int, default=4318, help="OTLP/HTTP receiver port (default 4318)")
+    parser.add_argument("--otlp-endpoint", help="send the functions' telemetry there instead (a Collector, Jaeger…)")
     parser.add_argument("--parameter-overrides", nargs="*", default=[], metavar="Name=Value", help="as sam local")
     parser.add_argument("--env-vars", "-n", type=Path, help="JSON file of environment overrides, in the sam local format")
     parser.add_argument("--no-freeze", dest="freeze", action="store_false", help="keep environments running between invocations")
@@ -65,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
             watch=args.watch,
             database_url=args.database_url,
             build_dir=args.build_dir.resolve() if args.build_dir else None,
+            otlp_endpoint=args.otlp_endpoint,
         )
         cloud = LocalCloud(options)
         signal.signal(signal.SIGTERM, lambda *_: cloud.stop())

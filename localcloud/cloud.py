@@ -44,6 +44,7 @@ class Options:
     watch: bool = True
     database_url: str | None = None  # an existing PostgreSQL (superuser) instead of the embedded one
     build_dir: Path | None = None  # installed packages; default state_dir/build
+    otlp_endpoint: str | None = None  # where the functions export; default the local receiver
 
 
 class Console:
@@ -86,7 +87,7 @@ class LocalCloud:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         for name, port in (("API", options.port), ("OTLP receiver", options.otlp_port)):
             _check_port_free(options.host, port, name)
-        otlp_endpoint = f"http://{options.host}:{options.otlp_port}"
+        otlp_endpoint = options.otlp_endpoint or f"http://{options.host}:{options.otlp_port}"
         template = templates.load(options.template, {"OtlpEndpoint": otlp_endpoint, **options.parameter_overrides})
         env_vars = templates.read_env_vars_file(options.env_vars)
         build = options.build_dir or options.state_dir / "build"

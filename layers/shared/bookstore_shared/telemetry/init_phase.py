@@ -27,7 +27,7 @@ def process_start_ns() -> int:
     """When this process started (the beginning of the cold start), to the clock tick (10 ms):
     its start in ticks since boot, from /proc, set against the time since boot now."""
     try:
-        with open("/proc/self/stat") as stat:  # noqa: PTH123 - a one-shot read of a proc file
+        with open("/proc/self/stat") as stat:
             ticks = int(stat.read().rsplit(")", 1)[1].split()[19])
         # The tick says when, to within one tick: take its middle (error ±5 ms, never a whole tick early).
         age_s = time.clock_gettime(time.CLOCK_BOOTTIME) - (ticks + 0.5) / os.sysconf("SC_CLK_TCK")
