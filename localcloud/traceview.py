@@ -72,7 +72,7 @@ class Trace:
         by_id = {span.span_id: span for span in self.spans}
         for span in self.spans:
             span.children = []
-        roots = []
+        roots: list[Span] = []
         for span in sorted(self.spans, key=lambda span: (span.start_ns, span.end_ns)):
             parent = by_id.get(span.parent_id)
             (parent.children if parent else roots).append(span)
@@ -180,7 +180,7 @@ def render_html(traces: list[Trace]) -> str:
     own script, so what the browser shows is what it rendered."""
     data = []
     for trace in traces:
-        rows = []
+        rows: list[dict[str, Any]] = []
 
         def walk(span: Span, depth: int, rows: list[dict[str, Any]] = rows, trace: Trace = trace) -> None:
             rows.append(

@@ -63,7 +63,7 @@ def test_one_order_is_one_trace_across_the_three_services(api: httpx.Client, gat
         assert attributes["faas.invocation_id"]
         assert isinstance(attributes["faas.coldstart"], bool)
         assert str(attributes["cloud.resource_id"]).startswith("arn:aws:lambda:")
-        assert f"{attributes['http.request.method']} {attributes['http.route']}" == name
+        assert f"{attributes['http.request.method']!s} {attributes['http.route']!s}" == name
         assert attributes["http.response.status_code"] in {200, 201}
     # And books and payments run under the HTTP client spans orders made, not as orphans
     by_id = {span.context.span_id: span for span in finished}
