@@ -35,6 +35,7 @@ class Span:
     end_ns: int
     error: bool
     attributes: dict[str, Any]
+    resource: dict[str, Any] = field(default_factory=dict)
     children: list[Span] = field(default_factory=list)
 
     @property
@@ -115,7 +116,8 @@ def read_traces(paths: list[Path]) -> list[Trace]:
             if not line.strip():
                 continue
             for resource_spans in json.loads(line).get("resourceSpans", []):
-                service = str(_attributes(resource_spans.get("resource", {}).get("attributes")).get("service.name", "?"))
+                resource = _attributes(resource_spans.get("resource", {}).get("attributes"))
+                service = str(resource.get("service.name", "?"))
                 for scope_spans in resource_spans.get("scopeSpans", []):
                     for raw in scope_spans.get("spans", []):
                         span = Span(
@@ -129,6 +131,7 @@ def read_traces(paths: list[Path]) -> list[Trace]:
                             end_ns=int(raw["endTimeUnixNano"]),
                             error=int(raw.get("status", {}).get("code", 0)) == STATUS_ERROR,
                             attributes=_attributes(raw.get("attributes")),
+                            resource=resource,
                         )
                         spans[(span.trace_id, span.span_id)] = span
     grouped: dict[str, list[Span]] = defaultdict(list)

@@ -13,8 +13,10 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import SpanKind, StatusCode
 
+from bookstore_dev.gateway import Gateway
+from tests.support import faults
 from tests.support.bookstore import new_book, order
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -104,3 +106,24 @@ def test_an_instrumented_client_and_the_services_share_one_trace(api: httpx.Clie
     assert len(roots) == 1
     assert roots[0].kind is SpanKind.CLIENT
     assert {span.context.trace_id for span in finished} == {roots[0].context.trace_id}
+
+
+def test_a_5xx_answer_marks_the_server_span_as_an_error(api: httpx.Client, gateway: Gateway, spans: InMemorySpanExporter) -> None:
+    # Given payments failing, so that orders answers 502
+    book = new_book(api)
+    gateway.faults["CriarPagamentoFunction"] = faults.answers_500
+    spans.clear()
+    assert order(api, book["id"]).status_code == 502
+    # Then the orders SERVER span has an error status, and the 2xx spans of books do not
+    servers = {span.name: span for span in spans.get_finished_spans() if span.kind is SpanKind.SERVER}
+    assert servers["POST /ordens"].status.status_code is StatusCode.ERROR
+    assert servers["POST /ordens"].attributes is not None
+    assert servers["POST /ordens"].attributes["http.response.status_code"] == 502
+    assert servers["GET /livros/{id}"].status.status_code is StatusCode.UNSET
+
+
+def test_a_4xx_answer_is_not_an_error_of_the_server(api: httpx.Client, spans: InMemorySpanExporter) -> None:
+    spans.clear()
+    assert api.get("/livros/424242").status_code == 404
+    server = next(span for span in spans.get_finished_spans() if span.kind is SpanKind.SERVER)
+    assert server.status.status_code is StatusCode.UNSET

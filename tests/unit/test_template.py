@@ -48,3 +48,9 @@ def test_globals_target_the_python_312_runtime_with_the_shared_layer() -> None:
     assert functions["Runtime"] == "python3.12"
     assert functions["Layers"] == [{"Ref": "SharedLayer"}]
     assert template.load()["Resources"]["SharedLayer"]["Metadata"]["BuildMethod"] == "python3.12"
+
+
+def test_context_crosses_api_gateway_in_traceparent_with_x_ray_off() -> None:
+    # The X-Ray propagator, when listed first, would start traces of its own: on only if asked for.
+    variables = template.load()["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["OTEL_PROPAGATORS"] == "tracecontext,baggage"

@@ -9,8 +9,9 @@ variables (defaults apply only where a variable is unset). Once per execution en
   flushes spans and metrics before the invocation returns (logs are flushed here);
 - the cold start as spans (see `init_phase`), and SERVER spans named after the route template,
   with `faas.coldstart` and an error status on 5xx;
-- short, bounded waits: 1 s export and flush timeouts by default (the SDK's are 10 s and the
-  instrumentation's 30 s), and a collector that is down is not retried on every invocation.
+- short, bounded waits: a 0.5 s export timeout and a 1 s flush timeout by default (the SDK's
+  are 10 s and the instrumentation's 30 s); after a failed export an environment leaves the
+  collector alone for 10 s instead of waiting for it on every invocation.
 
 `OTEL_SDK_DISABLED=true` turns all of it off. `BOOKSTORE_SKIP_FLUSH=true` skips the
 per-invocation flush, to show what a frozen environment does to unflushed spans.
@@ -50,10 +51,16 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import StatusCode
 
 from bookstore_shared.telemetry import init_phase
-from bookstore_shared.telemetry.exporting import FailFastSpanExporter, WithoutFlush
+from bookstore_shared.telemetry.exporting import (
+    CollectorBreaker,
+    GuardedLogExporter,
+    GuardedMetricExporter,
+    GuardedSpanExporter,
+    WithoutFlush,
+)
 
 DEFAULT_FLUSH_TIMEOUT_MS = 1000
-DEFAULT_EXPORT_TIMEOUT_S = 1.0
+DEFAULT_EXPORT_TIMEOUT_S = 0.5
 # Custom attributes all live under this prefix, apart from the semantic conventions' own.
 APP_PREFIX = "bookstore."
 
@@ -77,15 +84,17 @@ def configure_telemetry() -> None:
             return
         resource = _resource()
         provider = TracerProvider(resource=resource)
-        delegate = BatchSpanProcessor(FailFastSpanExporter(OTLPSpanExporter(timeout=_timeout("TRACES"))))
+        breaker = CollectorBreaker()
+        delegate = BatchSpanProcessor(GuardedSpanExporter(OTLPSpanExporter(timeout=_timeout("TRACES")), breaker))
         _buffer = init_phase.InitPhaseBuffer(delegate)
         if _exporter_enabled("OTEL_TRACES_EXPORTER"):
             provider.add_span_processor(_buffer)
         trace.set_tracer_provider(provider)
-        metrics.set_meter_provider(MeterProvider(resource=resource, metric_readers=_metric_readers()))
+        metrics.set_meter_provider(MeterProvider(resource=resource, metric_readers=_metric_readers(breaker)))
         _logger_provider = LoggerProvider(resource=resource)
         if _exporter_enabled("OTEL_LOGS_EXPORTER"):
-            _logger_provider.add_log_record_processor(BatchLogRecordProcessor(OTLPLogExporter(timeout=_timeout("LOGS"))))
+            exporter = GuardedLogExporter(OTLPLogExporter(timeout=_timeout("LOGS")), breaker)
+            _logger_provider.add_log_record_processor(BatchLogRecordProcessor(exporter))
         _tracer = trace.get_tracer("bookstore")
         init_phase.begin(_tracer, in_lambda="AWS_LAMBDA_RUNTIME_API" in os.environ)
         BotocoreInstrumentor().instrument()  # type: ignore[no-untyped-call]
@@ -192,11 +201,11 @@ def _timeout(signal: str) -> float | None:
     return None if explicit else DEFAULT_EXPORT_TIMEOUT_S
 
 
-def _metric_readers() -> list[MetricReader]:
+def _metric_readers(breaker: CollectorBreaker) -> list[MetricReader]:
     if not _exporter_enabled("OTEL_METRICS_EXPORTER"):
         return []
     # Exported at the end of every invocation by the flush; the period only matters while warm and busy.
-    return [PeriodicExportingMetricReader(OTLPMetricExporter(timeout=_timeout("METRICS")))]
+    return [PeriodicExportingMetricReader(GuardedMetricExporter(OTLPMetricExporter(timeout=_timeout("METRICS")), breaker))]
 
 
 def _exporter_enabled(variable: str) -> bool:

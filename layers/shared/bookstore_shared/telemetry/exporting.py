@@ -1,6 +1,6 @@
-"""Exporting without holding requests hostage: a collector that is down costs one short,
-bounded wait, then the environment stops trying for a while instead of paying it on every
-invocation; and the switch that skips the per-invocation flush, for the lesson on freezes."""
+"""Exporting without holding requests hostage: a collector that is down or hangs costs one
+short, bounded wait, then the environment stops trying for a while instead of paying it on
+every invocation; and the switch that skips the per-invocation flush, for the lesson on freezes."""
 
 from __future__ import annotations
 
@@ -10,40 +10,94 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from opentelemetry.sdk._logs import ReadableLogRecord
+from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
+from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, MetricsData
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 _logger = logging.getLogger(__name__)
 
 
-class FailFastSpanExporter(SpanExporter):
-    """After a failed export, drops batches for `pause_s` (saying how many) instead of retrying
-    on every invocation: with the collector down, each request would otherwise wait for it."""
+class CollectorBreaker:
+    """Shared by the three exporters of an environment: after a failed export, the collector is
+    left alone for `pause_s`, and the batches of that time are dropped (and counted) instead of
+    making every invocation wait for a collector that is down."""
 
-    def __init__(self, delegate: SpanExporter, pause_s: float = 10.0) -> None:
-        self._delegate = delegate
+    def __init__(self, pause_s: float = 10.0) -> None:
         self._pause_s = pause_s
         self._paused_until = 0.0
         self._dropped = 0
         self._lock = threading.Lock()
 
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+    def allow(self, items: int) -> bool:
         with self._lock:
             if time.monotonic() < self._paused_until:
-                self._dropped += len(spans)
-                return SpanExportResult.FAILURE
+                self._dropped += items
+                return False
             dropped, self._dropped = self._dropped, 0
         if dropped:
-            _logger.warning("dropped %d spans while the collector was unreachable", dropped)
-        result = self._delegate.export(spans)
-        if result is SpanExportResult.FAILURE:
+            _logger.warning("dropped %d telemetry items while the collector was unreachable", dropped)
+        return True
+
+    def record(self, succeeded: bool) -> None:
+        if not succeeded:
             with self._lock:
                 self._paused_until = time.monotonic() + self._pause_s
-            _logger.warning("span export failed; not retrying for %.0f s", self._pause_s)
+            _logger.warning("telemetry export failed; not trying again for %.0f s", self._pause_s)
+
+
+class GuardedSpanExporter(SpanExporter):
+    def __init__(self, delegate: SpanExporter, breaker: CollectorBreaker) -> None:
+        self._delegate, self._breaker = delegate, breaker
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        if not self._breaker.allow(len(spans)):
+            return SpanExportResult.FAILURE
+        result = self._delegate.export(spans)
+        self._breaker.record(result is SpanExportResult.SUCCESS)
         return result
 
     def shutdown(self) -> None:
         self._delegate.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self._delegate.force_flush(timeout_millis)
+
+
+class GuardedMetricExporter(MetricExporter):
+    def __init__(self, delegate: MetricExporter, breaker: CollectorBreaker) -> None:
+        # The reader asks the exporter for its temporality and aggregation preferences.
+        super().__init__(delegate._preferred_temporality, delegate._preferred_aggregation)
+        self._delegate, self._breaker = delegate, breaker
+
+    def export(self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any) -> MetricExportResult:
+        if not self._breaker.allow(len(metrics_data.resource_metrics)):
+            return MetricExportResult.FAILURE
+        result = self._delegate.export(metrics_data, timeout_millis=timeout_millis, **kwargs)
+        self._breaker.record(result is MetricExportResult.SUCCESS)
+        return result
+
+    def force_flush(self, timeout_millis: float = 10_000) -> bool:
+        return self._delegate.force_flush(timeout_millis)
+
+    def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
+        self._delegate.shutdown(timeout_millis=timeout_millis, **kwargs)
+
+
+class GuardedLogExporter(LogRecordExporter):
+    def __init__(self, delegate: LogRecordExporter, breaker: CollectorBreaker) -> None:
+        self._delegate, self._breaker = delegate, breaker
+
+    def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
+        if not self._breaker.allow(len(batch)):
+            return LogRecordExportResult.FAILURE
+        result = self._delegate.export(batch)
+        self._breaker.record(result.name == "SUCCESS")
+        return result
+
+    def shutdown(self) -> None:
+        self._delegate.shutdown()  # type: ignore[no-untyped-call]
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return self._delegate.force_flush(timeout_millis)
