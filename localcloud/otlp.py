@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import queue
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -49,7 +50,6 @@ class OtlpReceiver:
     def __init__(self, directory: Path, port: int, host: str = "127.0.0.1") -> None:
         directory.mkdir(parents=True, exist_ok=True)
         self.directory = directory
-        self._write_lock = threading.Lock()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -66,11 +66,13 @@ class OtlpReceiver:
                 file_name, request_type, response_type = signal
                 is_json = self.headers.get("Content-Type", "").split(";")[0].strip() == "application/json"
                 try:
-                    document = json.loads(body) if is_json else to_otlp_json(request_type.FromString(body))
-                except Exception as error:
+                    parsed: Any = json.loads(body) if is_json else request_type.FromString(body)
+                except Exception as error:  # a malformed export is the sender's 400, not our crash
                     self._answer(400, str(error).encode(), "text/plain")
                     return
-                receiver._append(file_name, document)
+                # Answer first, write after: the function is waiting on this answer (its flush),
+                # as it waits on a Collector's, and a Collector answers before it processes.
+                receiver._pending.put((file_name, parsed))
                 if is_json:
                     self._answer(200, b"{}", "application/json")
                 else:
@@ -94,8 +96,10 @@ class OtlpReceiver:
                 connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 return connection, address
 
+        self._pending: queue.Queue[tuple[str, Any] | None] = queue.Queue()
         self._server = Server((host, port), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, name="otlp-receiver", daemon=True)
+        self._writer = threading.Thread(target=self._write, name="otlp-writer", daemon=True)
 
     @property
     def endpoint(self) -> str:
@@ -103,14 +107,26 @@ class OtlpReceiver:
         return f"http://{host!s}:{port}"
 
     def start(self) -> OtlpReceiver:
+        self._writer.start()
         self._thread.start()
         return self
 
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+        self._pending.put(None)
+        self._writer.join(timeout=10)
 
-    def _append(self, file_name: str, document: dict[str, Any]) -> None:
-        line = json.dumps(document, separators=(",", ":")) + "\n"
-        with self._write_lock, (self.directory / file_name).open("a", encoding="utf-8") as sink:
-            sink.write(line)
+    def drain(self) -> None:
+        """Returns once everything received so far is in the files."""
+        self._pending.join()
+
+    def _write(self) -> None:
+        while (item := self._pending.get()) is not None:
+            file_name, parsed = item
+            document = parsed if isinstance(parsed, dict) else to_otlp_json(parsed)
+            line = json.dumps(document, separators=(",", ":")) + "\n"
+            with (self.directory / file_name).open("a", encoding="utf-8") as sink:
+                sink.write(line)
+            self._pending.task_done()
+        self._pending.task_done()

@@ -105,6 +105,20 @@ class LocalCloudProcess:
                 )
         return found
 
+    def telemetry(self, name: str = "traces.jsonl", quiet_s: float = 0.3, timeout_s: float = 15) -> Path:
+        """A telemetry file, once the receiver has written what it got (no growth for `quiet_s`):
+        the receiver answers an export first and writes it just after."""
+        directory = self.state_dir / "telemetry"
+        deadline, last, stable_since = time.monotonic() + timeout_s, None, time.monotonic()
+        while time.monotonic() < deadline:
+            sizes = tuple(sorted((path.name, path.stat().st_size) for path in directory.glob("*.jsonl")))
+            if sizes != last:
+                last, stable_since = sizes, time.monotonic()
+            elif time.monotonic() - stable_since >= quiet_s:
+                break
+            time.sleep(0.05)
+        return directory / name
+
     def control(self, command: str) -> dict[str, object]:
         response = httpx.post(f"{self.url}/_localcloud/{command}", timeout=30)
         response.raise_for_status()

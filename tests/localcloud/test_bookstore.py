@@ -35,7 +35,7 @@ def test_a_declined_card_is_402_through_the_local_cloud(bookstore_cloud: LocalCl
 
 def test_the_functions_export_their_spans_to_the_receiver(bookstore_cloud: LocalCloudProcess) -> None:
     httpx.get(f"{bookstore_cloud.url}/livros/1", timeout=60)
-    traces = bookstore_cloud.state_dir / "telemetry" / "traces.jsonl"
+    traces = bookstore_cloud.telemetry("traces.jsonl")
     services = set()
     for line in traces.read_text().splitlines():
         for resource_spans in json.loads(line)["resourceSpans"]:

@@ -25,7 +25,7 @@ ORDER_ROUTES = {"POST /ordens", "GET /livros/{id}", "POST /livros/{id}/reservas"
 
 
 def traces_file(cloud: LocalCloudProcess) -> Path:
-    return cloud.state_dir / "telemetry" / "traces.jsonl"
+    return cloud.telemetry("traces.jsonl")
 
 
 def new_book(cloud: LocalCloudProcess, estoque: int = 1000) -> int:
@@ -47,7 +47,7 @@ def order(cloud: LocalCloudProcess, livro_id: int, card: dict[str, str] = CARD) 
 
 
 def trace_of(cloud: LocalCloudProcess, trace_id: str) -> Trace:
-    # Every function flushes before it answers, so the trace is complete when the response is.
+    # Every function flushes before it answers: the trace is complete once the receiver wrote it.
     found = [trace for trace in read_traces([traces_file(cloud)]) if trace.trace_id == trace_id]
     assert found, f"trace {trace_id} not in {traces_file(cloud)}"
     return found[0]
@@ -145,7 +145,7 @@ def test_server_spans_and_resources_follow_the_semantic_conventions(bookstore_cl
 def test_logs_carry_the_trace_and_metrics_count_the_orders(bookstore_cloud: LocalCloudProcess) -> None:
     livro_id = new_book(bookstore_cloud)
     trace_id, _ = order(bookstore_cloud, livro_id)
-    telemetry = bookstore_cloud.state_dir / "telemetry"
+    telemetry = bookstore_cloud.telemetry().parent
     # Logs: the OTLP records of this order's trace, with span ids
     records = [
         record
@@ -247,7 +247,7 @@ def test_no_card_number_or_cvv_reaches_the_telemetry(bookstore_cloud: LocalCloud
         timeout=60,
     )
     leaks: list[str] = []
-    for path in (bookstore_cloud.state_dir / "telemetry").glob("*.jsonl"):
+    for path in bookstore_cloud.telemetry().parent.glob("*.jsonl"):
         for line in path.read_text().splitlines():
             for key, value in _pairs(json.loads(line)):
                 text = str(value)

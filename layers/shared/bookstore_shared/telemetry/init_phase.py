@@ -13,9 +13,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
 
 from opentelemetry import context as context_api
 from opentelemetry import trace
@@ -104,17 +101,6 @@ def end() -> None:
     if _init_span is not None:
         _init_span.end()
         _init_span = None
-
-
-def in_init() -> bool:
-    return _init_span is not None
-
-
-@contextmanager
-def step(tracer: trace.Tracer, name: str, attributes: dict[str, Any] | None = None) -> Iterator[None]:
-    """A span for one step of the init (or of a later reconnection)."""
-    with tracer.start_as_current_span(name, attributes=attributes):
-        yield
 
 
 def _moved(span: ReadableSpan, trace_id: int, anchor: int) -> ReadableSpan:
