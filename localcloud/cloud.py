@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import logging
 import socket
+import subprocess
 import sys
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +24,6 @@ from localcloud import template as templates
 from localcloud.apigateway import ApiGateway, ProcessLambdaRunner
 from localcloud.environment import FunctionSpec
 from localcloud.errors import LocalCloudError
-from localcloud.otlp import OtlpReceiver
 from localcloud.pool import FunctionPool
 
 # moto accepts any credentials; these say where they come from.
@@ -93,8 +95,7 @@ class LocalCloud:
         build = options.build_dir or options.state_dir / "build"
         runtime_dir = packaging.install(packaging.RUNTIME_REQUIREMENTS, build / "runtime", hashed=True)
 
-        receiver = OtlpReceiver(options.state_dir / "telemetry", options.otlp_port, options.host).start()
-        self._stops.append(receiver.stop)
+        self._stops.append(self._start_receiver())
         moto = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
         moto.start()
         self._stops.append(moto.stop)
@@ -176,6 +177,26 @@ class LocalCloud:
             except Exception as error:
                 print(f"local cloud: while stopping: {type(error).__name__}: {error}", file=sys.stderr)
         self._stops.clear()
+
+    def _start_receiver(self) -> Callable[[], None]:
+        """The OTLP receiver in a process of its own, as a Collector would run (see otlp.main)."""
+        options = self.options
+        command = [sys.executable, "-m", "localcloud.otlp", "--host", options.host, "--port", str(options.otlp_port)]
+        process = subprocess.Popen([*command, "--dir", str(options.state_dir / "telemetry")])  # noqa: S603 - our own module
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise LocalCloudError(f"the OTLP receiver exited ({process.returncode}) before listening on port {options.otlp_port}")
+            with socket.socket() as probe:
+                if probe.connect_ex((options.host, options.otlp_port)) == 0:
+                    break
+            time.sleep(0.05)
+
+        def stop() -> None:
+            process.terminate()
+            process.wait(timeout=30)
+
+        return stop
 
     def _database(self) -> tuple[str, str, int]:
         url = self.options.database_url

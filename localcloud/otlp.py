@@ -4,11 +4,14 @@ OpenTelemetry Collector's `file` exporter: one OTLP JSON export request per line
 
 from __future__ import annotations
 
+import argparse
 import base64
 import gzip
 import json
 import queue
+import signal
 import socket
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -130,3 +133,24 @@ class OtlpReceiver:
                 sink.write(line)
             self._pending.task_done()
         self._pending.task_done()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Runs the receiver as its own process, as a Collector runs next to the functions: its JSON
+    conversion then never competes with the API Gateway for the local cloud's interpreter."""
+    parser = argparse.ArgumentParser(description="OTLP/HTTP receiver writing Collector file-exporter JSON lines")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=4318)
+    parser.add_argument("--dir", type=Path, required=True)
+    args = parser.parse_args(argv)
+    receiver = OtlpReceiver(args.dir, args.port, args.host).start()
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    signal.signal(signal.SIGINT, lambda *_: stopped.set())
+    stopped.wait()
+    receiver.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

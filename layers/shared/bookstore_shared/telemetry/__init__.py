@@ -5,8 +5,8 @@ variables (defaults apply only where a variable is unset). Once per execution en
   (`service.name`, `service.version`, `deployment.environment.name`, `faas.name`,
   `cloud.provider`, `cloud.region`), exporting OTLP/HTTP to `OTEL_EXPORTER_OTLP_ENDPOINT`;
 - the botocore, psycopg and httpx instrumentations, and the AWS Lambda instrumentation around
-  each handler, which opens the invocation's SERVER span from the `traceparent` header and
-  flushes spans and metrics before the invocation returns (logs are flushed here);
+  each handler, which opens the invocation's SERVER span from the `traceparent` header and, before
+  the invocation returns, flushes spans, metrics and logs (side by side, see `FlushAtOnce`);
 - the cold start as spans (see `init_phase`), and SERVER spans named after the route template,
   with `faas.coldstart` and an error status on 5xx;
 - short, bounded waits: a 0.5 s export timeout and a 1 s flush timeout by default (the SDK's
@@ -132,22 +132,21 @@ def instrument_lambda_handler(module_name: str, function_name: str = "handler") 
     from opentelemetry.instrumentation.aws_lambda import _default_event_context_extractor, _instrument
 
     from bookstore_shared.telemetry import init_phase
-    from bookstore_shared.telemetry.exporting import WithoutFlush
+    from bookstore_shared.telemetry.exporting import AlreadyFlushed, FlushAtOnce
 
     init_phase.end()
     if isinstance(getattr(sys.modules[module_name], function_name), wrapt.ObjectProxy):
         return  # already instrumented (a module imported twice by a test run)
-    provider: Any = trace.get_tracer_provider()
-    meter_provider: Any = metrics.get_meter_provider()
-    if _flag("BOOKSTORE_SKIP_FLUSH"):
-        provider, meter_provider = WithoutFlush(provider), WithoutFlush(meter_provider)
+    meter_provider = metrics.get_meter_provider()
+    others = [meter_provider] + ([_logger_provider] if _logger_provider is not None else [])
+    provider = FlushAtOnce(trace.get_tracer_provider(), others, skip=bool(_flag("BOOKSTORE_SKIP_FLUSH")))
     _instrument(
         module_name,
         function_name,
         _flush_timeout_ms(),
         event_context_extractor=_default_event_context_extractor,
-        tracer_provider=provider,
-        meter_provider=meter_provider,
+        tracer_provider=provider,  # type: ignore[arg-type]
+        meter_provider=AlreadyFlushed(meter_provider),  # type: ignore[arg-type]
     )
 
 
@@ -171,11 +170,7 @@ def invocation(event: dict[str, Any]) -> Iterator[Callable[[dict[str, Any]], Non
         if status >= 500:  # server errors are the function's; 4xx are the caller's
             span.set_status(StatusCode.ERROR, f"HTTP {status}")
 
-    try:
-        yield finish
-    finally:
-        if _logger_provider is not None and not _flag("BOOKSTORE_SKIP_FLUSH"):
-            _logger_provider.force_flush(_flush_timeout_ms())
+    yield finish
 
 
 def meter() -> metrics.Meter:

@@ -8,6 +8,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from opentelemetry.sdk._logs import ReadableLogRecord
@@ -103,10 +104,37 @@ class GuardedLogExporter(LogRecordExporter):
         return self._delegate.force_flush(timeout_millis)
 
 
-class WithoutFlush:
-    """A provider whose `force_flush` does nothing: what the Lambda instrumentation flushes at the
-    end of each invocation when `BOOKSTORE_SKIP_FLUSH=true`. Spans then wait for the batch
-    processor's timer, which a frozen environment never reaches: they arrive late, or never."""
+class FlushAtOnce:
+    """What the Lambda instrumentation gets as its tracer provider: its end-of-invocation flush
+    then flushes spans, metrics and logs side by side, one wait instead of three in a row, within
+    one timeout. With `skip` (BOOKSTORE_SKIP_FLUSH=true) it flushes nothing: spans then wait for
+    the batch processor's timer, which a frozen environment never reaches."""
+
+    def __init__(self, tracer_provider: Any, others: list[Any], skip: bool) -> None:
+        self._tracer_provider = tracer_provider
+        self._others = others
+        self._skip = skip
+        self._pool = ThreadPoolExecutor(max_workers=max(1, len(others)), thread_name_prefix="flush")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._tracer_provider, name)
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        if self._skip:
+            return True
+        deadline = time.monotonic() + timeout_millis / 1000
+        pending = [self._pool.submit(provider.force_flush, timeout_millis) for provider in self._others]
+        flushed = bool(self._tracer_provider.force_flush(timeout_millis))
+        for future in pending:
+            try:
+                flushed = bool(future.result(timeout=max(0.0, deadline - time.monotonic()))) and flushed
+            except TimeoutError:
+                flushed = False
+        return flushed
+
+
+class AlreadyFlushed:
+    """Stands for a provider that `FlushAtOnce` flushes: the instrumentation's own flush of it is a no-op."""
 
     def __init__(self, provider: Any) -> None:
         self._provider = provider
