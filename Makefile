@@ -10,7 +10,7 @@ PIP_VERSION := 25.3
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help install run recycle traces demo bench test test-unit test-integration test-localcloud static lint typecheck template build check lock clean
+.PHONY: help install run recycle traces demo bench up deploy down logs sam-local test test-unit test-integration test-localcloud static lint typecheck template build check lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -48,6 +48,29 @@ demo: install ## Against a running `make run`: a scripted tour, cold and warm, e
 
 bench: install ## Benchmarks (not tests): latency and cold starts through the local cloud
 	$(PY) -m bench.localcloud_bench
+
+# --- The Docker path (needs Docker; see README "Three ways to run Bookstore") ---------------
+COMPOSE := docker compose -f localstack/docker-compose.yml
+
+up: ## Docker: start PostgreSQL, LocalStack, the Collector and Jaeger (writes localstack/.env once)
+	localstack/env.sh
+	mkdir -p .local/telemetry
+	$(COMPOSE) up -d --wait
+
+deploy: install ## Docker: build and deploy template.yaml into LocalStack, print the API URLs
+	PYTHON=$(PY) localstack/deploy.sh
+
+down: ## Docker: stop the containers (add ARGS=-v to delete the database volume)
+	$(COMPOSE) down $(ARGS)
+
+logs: ## Docker: follow the containers' logs
+	$(COMPOSE) logs -f $(ARGS)
+
+sam-local: install ## Docker: sam local start-api on :3000, against `make up`'s PostgreSQL, LocalStack and Collector
+	$(BIN)/sam build
+	$(BIN)/sam local start-api --docker-network bookstore --warm-containers EAGER \
+		--add-host host.docker.internal:host-gateway --env-vars localstack/sam-local.env.json \
+		--parameter-overrides OtlpEndpoint=http://otel-collector:4318 AwsEndpointUrl=http://localstack:4566
 
 lint: install ## ruff
 	$(BIN)/ruff check .
