@@ -10,10 +10,8 @@ import gzip
 import json
 import queue
 import signal
-import socket
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +23,8 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceResponse,
 )
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest, ExportTraceServiceResponse
+
+from localcloud.net import NoDelayServer, QuietHandler
 
 SIGNALS: dict[str, tuple[str, type[Message], type[Message]]] = {
     "/v1/traces": ("traces.jsonl", ExportTraceServiceRequest, ExportTraceServiceResponse),
@@ -55,13 +55,11 @@ class OtlpReceiver:
         self.directory = directory
         receiver = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 signal = SIGNALS.get(self.path.split("?")[0])
                 if signal is None:
-                    self._answer(404, b"", "text/plain")
+                    self.answer(404, b"", "text/plain")
                     return
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 if self.headers.get("Content-Encoding", "").lower() == "gzip":
@@ -71,36 +69,18 @@ class OtlpReceiver:
                 try:
                     parsed: Any = json.loads(body) if is_json else request_type.FromString(body)
                 except Exception as error:  # a malformed export is the sender's 400, not our crash
-                    self._answer(400, str(error).encode(), "text/plain")
+                    self.answer(400, str(error).encode(), "text/plain")
                     return
                 # Answer first, write after: the function is waiting on this answer (its flush),
                 # as it waits on a Collector's, and a Collector answers before it processes.
                 receiver._pending.put((file_name, parsed))
                 if is_json:
-                    self._answer(200, b"{}", "application/json")
+                    self.answer(200, b"{}", "application/json")
                 else:
-                    self._answer(200, response_type().SerializeToString(), "application/x-protobuf")
-
-            def _answer(self, status: int, body: bytes, content_type: str) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
-                pass
-
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-
-            def get_request(self) -> tuple[socket.socket, Any]:
-                connection, address = super().get_request()
-                connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                return connection, address
+                    self.answer(200, response_type().SerializeToString(), "application/x-protobuf")
 
         self._pending: queue.Queue[tuple[str, Any] | None] = queue.Queue()
-        self._server = Server((host, port), Handler)
+        self._server = NoDelayServer((host, port), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, name="otlp-receiver", daemon=True)
         self._writer = threading.Thread(target=self._write, name="otlp-writer", daemon=True)
 

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import json
 import queue
-import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from localcloud.net import NoDelayServer, QuietHandler
+
 PREFIX = "/2018-06-01/runtime"
+# Every answer has one: the runtime client segfaults on a /next answer without a Content-Type.
+JSON = "application/json"
 
 
 @dataclass(frozen=True)
@@ -47,12 +49,10 @@ class RuntimeApi:
         self._on_next = on_next
         api = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 if self.path != f"{PREFIX}/invocation/next":
-                    self._answer(404, b'{"errorType":"NotFound"}')
+                    self.answer(404, b'{"errorType":"NotFound"}', JSON)
                     return
                 api._on_next()
                 invocation = api._invocations.get()
@@ -66,7 +66,7 @@ class RuntimeApi:
                 }
                 if invocation.trace_id:
                     headers["Lambda-Runtime-Trace-Id"] = invocation.trace_id
-                self._answer(200, invocation.payload, headers)
+                self.answer(200, invocation.payload, JSON, headers)
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -77,33 +77,11 @@ class RuntimeApi:
                     error_type = self.headers.get("Lambda-Runtime-Function-Error-Type", "Unhandled") if parts[2] == "error" else None
                     api.results.put(Result(parts[1], body, error_type))
                 else:
-                    self._answer(404, b'{"errorType":"NotFound"}')
+                    self.answer(404, b'{"errorType":"NotFound"}', JSON)
                     return
-                self._answer(202, b'{"status":"OK"}')
+                self.answer(202, b'{"status":"OK"}', JSON)
 
-            def _answer(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
-                self.send_response(status)
-                # The runtime client segfaults on a /next answer without a Content-Type.
-                self.send_header("Content-Type", "application/json")
-                for name, value in (headers or {}).items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
-                pass
-
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-
-            def get_request(self) -> tuple[socket.socket, Any]:
-                connection, address = super().get_request()
-                # Small request/response pairs: without this, Nagle + delayed ACK add ~40 ms each.
-                connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                return connection, address
-
-        self._server = Server(("127.0.0.1", 0), Handler)
+        self._server = NoDelayServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self._server.serve_forever, name="runtime-api", daemon=True).start()
 
     @property

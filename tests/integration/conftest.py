@@ -14,6 +14,10 @@ import httpx
 import psycopg
 import pytest
 from moto import mock_aws
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 from pytest_socket import socket_allow_hosts
@@ -103,3 +107,14 @@ def _clean(request: pytest.FixtureRequest) -> Iterator[None]:
             names = sql.SQL(", ").join(sql.Identifier(table) for table in tables[name])
             with psycopg.connect(item.conninfo, autocommit=True) as connection:
                 connection.execute(sql.SQL("TRUNCATE {} RESTART IDENTITY").format(names))
+
+
+@pytest.fixture
+def spans(gateway: Gateway) -> Iterator[InMemorySpanExporter]:
+    """Every span the handlers finish during the test, from the SDK they configured at import."""
+    provider = trace.get_tracer_provider()
+    assert isinstance(provider, TracerProvider), "the functions configure the SDK when imported"
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    yield exporter
+    exporter.shutdown()

@@ -11,13 +11,11 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from psycopg import sql
 
 from tests.support.bookstore import CARD_APPROVED, CARD_DECLINED, new_book, order
+from tests.support.documents import pairs
 
 CARDS = [
     {**CARD_APPROVED, "numero": "5555555555554444", "cvv": "7391"},
@@ -26,20 +24,9 @@ CARDS = [
 TABLES = {"livros": ["livros", "reservas"], "ordens": ["ordens"], "pagamentos": ["pagamentos"]}
 
 
-def values(document: Any) -> Iterator[tuple[str, Any]]:
-    """Every (key, value) pair of a JSON document, at any depth."""
-    if isinstance(document, dict):
-        for key, value in document.items():
-            yield key, value
-            yield from values(value)
-    elif isinstance(document, list):
-        for item in document:
-            yield from values(item)
-
-
 def leaks(document: Any) -> list[str]:
     found = []
-    for key, value in values(document):
+    for key, value in pairs(document):
         text = str(value)
         for card in CARDS:
             if card["numero"] in text or text == card["cvv"]:
@@ -63,16 +50,6 @@ def log_lines(gateway: object) -> Iterator[io.StringIO]:
     yield sink
     for service_logger, copy in copies:
         service_logger.removeHandler(copy)
-
-
-@pytest.fixture
-def spans(gateway: object) -> Iterator[InMemorySpanExporter]:
-    provider = trace.get_tracer_provider()
-    assert isinstance(provider, TracerProvider), "the functions configure the SDK when imported"
-    exporter = InMemorySpanExporter()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    yield exporter
-    exporter.shutdown()
 
 
 def test_cards_leave_no_trace_in_data_logs_or_spans(

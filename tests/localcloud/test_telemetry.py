@@ -12,13 +12,13 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from localcloud.process import ROOT, LocalCloudProcess
 from localcloud.traceview import Span, Trace, read_traces, render_html
+from tests.support.documents import pairs
 
 CARD = {"numero": "4111111111111111", "titular": "Maria Silva", "validade": "12/39", "cvv": "7391"}
 ORDER_ROUTES = {"POST /ordens", "GET /livros/{id}", "POST /livros/{id}/reservas", "POST /pagamentos"}
@@ -249,23 +249,13 @@ def test_no_card_number_or_cvv_reaches_the_telemetry(bookstore_cloud: LocalCloud
     leaks: list[str] = []
     for path in bookstore_cloud.telemetry().parent.glob("*.jsonl"):
         for line in path.read_text().splitlines():
-            for key, value in _pairs(json.loads(line)):
+            for key, value in pairs(json.loads(line)):
                 text = str(value)
                 if any(card["numero"] in text or text == card["cvv"] for card in cards) or "4111111111111112" in text:
                     leaks.append(f"{path.name}: {key}={text[:80]}")
                 if str(value).lower() in {"numero", "cvv"}:
                     leaks.append(f"{path.name}: attribute named {value}")
     assert leaks == []
-
-
-def _pairs(document: Any) -> Iterator[tuple[str, Any]]:
-    if isinstance(document, dict):
-        for key, value in document.items():
-            yield key, value
-            yield from _pairs(value)
-    elif isinstance(document, list):
-        for item in document:
-            yield from _pairs(item)
 
 
 CHROMIUM = shutil.which("chromium") or "chromium"
