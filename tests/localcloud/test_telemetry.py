@@ -109,8 +109,9 @@ def test_the_callers_wait_is_accounted_for_by_the_spans_beneath(bookstore_cloud:
             if end > start:
                 covered, cursor = covered + end - start, end
         gap_ms = (caller.end_ns - caller.start_ns - covered) / 1e6
-        # What is left is the API Gateway hop, the Runtime API and the flush: a few milliseconds.
-        assert gap_ms < 25, f"{caller.name} -> unexplained {gap_ms:.1f} ms of {caller.duration_ms:.1f} ms"
+        # What is left is the API Gateway hop, the Runtime API and the flush: a few milliseconds
+        # (about 10 on a quiet 2-core machine; the bound leaves room for a busy one).
+        assert gap_ms < 40, f"{caller.name} -> unexplained {gap_ms:.1f} ms of {caller.duration_ms:.1f} ms"
 
 
 def test_a_warm_order_has_no_init_spans(bookstore_cloud: LocalCloudProcess) -> None:
