@@ -15,7 +15,8 @@ STAGE=${STAGE:-dev}
 SAM=${SAM:-sam}
 PYTHON=${PYTHON:-python3}
 # Inside the Docker network, the Collector and LocalStack by their compose service names.
-COMMON=("Stage=$STAGE" "OtlpEndpoint=http://otel-collector:4318")
+# (AwsEndpointUrl: the template's empty default would hide the endpoint LocalStack injects.)
+COMMON=("Stage=$STAGE" "OtlpEndpoint=http://otel-collector:4318" "AwsEndpointUrl=http://localstack:4566")
 
 deploy() {
     "$SAM" deploy --stack-name "$STACK" --resolve-s3 \

@@ -9,6 +9,7 @@ import secrets
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -283,3 +284,16 @@ def test_the_html_waterfall_draws_every_span_in_headless_chromium(bookstore_clou
     assert dom.count('class="row span"') == len(trace.spans)
     assert dom.count('class="bar cold"') == 8  # four init spans and four cold SERVER spans
     assert f'data-trace-id="{trace_id}"' in dom
+
+
+def test_make_demo_tours_the_bookstore_and_prints_each_trace(bookstore_cloud: LocalCloudProcess) -> None:
+    result = subprocess.run(  # noqa: S603 - our own module, as `make demo` runs it
+        [sys.executable, "-m", "bookstore_dev.demo", "--url", bookstore_cloud.url, "--traces", str(traces_file(bookstore_cloud))],
+        cwd=ROOT, capture_output=True, text=True, timeout=180, check=True,
+    )  # fmt: skip
+    sections = result.stdout.split("\n=== ")[1:]
+    assert [section.splitlines()[1].split("->")[1].split()[0] for section in sections] == ["201", "201", "402", "409", "404"]
+    # Every request's trace was found and drawn; the cold one shows init spans, the warm one none
+    assert all("\ntrace " in section for section in sections)
+    assert "[cold start]" in sections[0]
+    assert "[cold start]" not in sections[1]
