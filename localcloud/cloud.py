@@ -142,13 +142,16 @@ class LocalCloud:
             )
         self._stops.insert(0, self._close_pools)
 
-        gateway = ApiGateway(
-            template.api,
-            ProcessLambdaRunner(self.pools),
-            options.host,
-            options.port,
-            {"recycle": self.recycle, "status": self.status},
-        )
+        try:
+            gateway = ApiGateway(
+                template.api,
+                ProcessLambdaRunner(self.pools),
+                options.host,
+                options.port,
+                {"recycle": self.recycle, "status": self.status},
+            )
+        except OSError as error:  # taken since the check at start-up
+            raise LocalCloudError(f"port {options.port} (API) is busy on {options.host}: {error.strerror}") from None
         gateway.start()
         self._stops.insert(0, gateway.stop)
         threading.Thread(target=self._reap, name="reaper", daemon=True).start()
@@ -183,20 +186,20 @@ class LocalCloud:
         options = self.options
         command = [sys.executable, "-m", "localcloud.otlp", "--host", options.host, "--port", str(options.otlp_port)]
         process = subprocess.Popen([*command, "--dir", str(options.state_dir / "telemetry")])  # noqa: S603 - our own module
+        def stop() -> None:
+            process.terminate()
+            process.wait(timeout=30)
+
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 raise LocalCloudError(f"the OTLP receiver exited ({process.returncode}) before listening on port {options.otlp_port}")
             with socket.socket() as probe:
                 if probe.connect_ex((options.host, options.otlp_port)) == 0:
-                    break
+                    return stop
             time.sleep(0.05)
-
-        def stop() -> None:
-            process.terminate()
-            process.wait(timeout=30)
-
-        return stop
+        stop()
+        raise LocalCloudError(f"the OTLP receiver did not listen on port {options.otlp_port} within 30 s")
 
     def _database(self) -> tuple[str, str, int]:
         url = self.options.database_url

@@ -3,6 +3,7 @@ Runtime API, initialised once (the cold start), reused while warm, frozen betwee
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -121,7 +122,7 @@ class ExecutionEnvironment:
             # Thaw and hand over under one lock: the runtime's next /next must not freeze it
             # again between the two (it may still be on its way from the previous invocation).
             if self._frozen and self.alive:
-                os.killpg(self._process.pid, signal.SIGCONT)
+                self._signal(signal.SIGCONT)
             self._frozen = False
             self._handed_over += 1
             self._api.next_invocation(invocation)
@@ -146,9 +147,14 @@ class ExecutionEnvironment:
         """Ends the environment at once (a stopped process is killed as well)."""
         self._dead = True
         if self._process.poll() is None:
-            os.killpg(self._process.pid, signal.SIGKILL)
+            self._signal(signal.SIGKILL)
             self._process.wait()
         self._api.close()
+
+    def _signal(self, signum: signal.Signals) -> None:
+        # The process may have died since it was last seen alive: nothing left to signal then.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self._process.pid, signum)
 
     # --- the runtime's side -------------------------------------------------------------
 
@@ -160,7 +166,7 @@ class ExecutionEnvironment:
             if self._freeze and self._handed_over and self.alive and not self._api.has_pending_invocation():
                 # As on AWS: once the runtime asks for the next event, the environment is frozen
                 # until one arrives. Background threads (span exporters included) stop with it.
-                os.killpg(self._process.pid, signal.SIGSTOP)
+                self._signal(signal.SIGSTOP)
                 self._frozen = True
 
     # --- reports ------------------------------------------------------------------------

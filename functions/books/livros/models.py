@@ -7,7 +7,7 @@ from typing import Annotated
 from uuid import UUID
 
 from aws_lambda_powertools.event_handler.openapi.params import Path
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from bookstore_shared.models import Dinheiro
 
@@ -32,6 +32,10 @@ class Livro(BaseModel):
     autor: str | None
     preco: Dinheiro
     estoque: int
+
+
+class Catalogo(RootModel[list[Livro]]):
+    """A page of the catalog: a JSON array of books."""
 
 
 class NovaReserva(BaseModel):
