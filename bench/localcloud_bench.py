@@ -81,6 +81,7 @@ def cold_requests(api: httpx.Client) -> dict[str, Callable[[], httpx.Response]]:
         "ObterOrdemFunction": lambda: api.get(f"/ordens/{order['id']}"),
         "CriarPagamentoFunction": lambda: api.post("/pagamentos", json={"ordem_id": str(uuid.uuid4()), "valor": "10.00", "cartao": CARD}),
         "ObterPagamentoFunction": lambda: api.get(f"/pagamentos/{order['pagamento_id']}"),
+        "CancelarPagamentoFunction": lambda: api.post("/pagamentos/cancelamentos", json={"ordem_id": str(uuid.uuid4())}),
     }
 
 

@@ -186,6 +186,7 @@ class LocalCloud:
         options = self.options
         command = [sys.executable, "-m", "localcloud.otlp", "--host", options.host, "--port", str(options.otlp_port)]
         process = subprocess.Popen([*command, "--dir", str(options.state_dir / "telemetry")])  # noqa: S603 - our own module
+
         def stop() -> None:
             process.terminate()
             process.wait(timeout=30)

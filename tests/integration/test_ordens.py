@@ -77,12 +77,27 @@ def test_payments_failing_is_502_and_leaves_the_stock_as_it_was(api: httpx.Clien
     assert stock_of(api, book["id"]) == 3
 
 
-def test_payments_unreachable_is_503_and_leaves_the_stock_as_it_was(api: httpx.Client, gateway: Gateway) -> None:
+def test_payments_dropping_the_connection_is_502_and_leaves_the_stock_as_it_was(api: httpx.Client, gateway: Gateway) -> None:
     book = new_book(api, estoque=3)
     gateway.faults["CriarPagamentoFunction"] = faults.drops_connection
     response = order(api, book["id"])
-    assert response.status_code == 503
+    assert response.status_code == 502
     assert response.json()["status"] == "NAO_CONCLUIDA"
+    assert stock_of(api, book["id"]) == 3
+
+
+def test_a_payment_approved_but_never_answered_is_refunded_and_the_stock_released(api: httpx.Client, gateway: Gateway, db: DB) -> None:
+    # Given payments that charge the card but answer after the timeout, every time
+    book = new_book(api, estoque=3)
+    gateway.faults["CriarPagamentoFunction"] = faults.works_then_hangs()
+    # When an order is placed
+    response = order(api, book["id"])
+    # Then it does not conclude, and the charge it could not confirm is refunded
+    assert response.status_code == 504
+    ordem = response.json()
+    assert (ordem["status"], ordem["motivo"]) == ("NAO_CONCLUIDA", "PAGAMENTO_INDISPONIVEL")
+    assert api.get(f"/pagamentos/{ordem['pagamento_id']}").json()["status"] == "ESTORNADO"
+    assert count(db, "pagamentos", "pagamentos") == 1
     assert stock_of(api, book["id"]) == 3
 
 
@@ -148,26 +163,45 @@ def test_a_key_reused_for_another_order_is_422(api: httpx.Client) -> None:
 
 
 def test_an_order_interrupted_midway_stays_pending_and_a_retry_finishes_it(api: httpx.Client, gateway: Gateway, db: DB) -> None:
-    # Given payments down and books unable to release the reservation
+    # Given payments that charge but answer too late, and that cannot cancel either
     book = new_book(api, estoque=5)
-    gateway.faults["CriarPagamentoFunction"] = faults.answers_500
-    gateway.faults["LiberarReservaFunction"] = faults.answers_500
+    gateway.faults["CriarPagamentoFunction"] = faults.works_then_hangs()
+    gateway.faults["CancelarPagamentoFunction"] = faults.answers_500
     # When the order is placed
     interrupted = order(api, book["id"], quantidade=2, key="retomar-1")
     # Then it is not concluded, holds its reservation as PENDENTE, and says so
-    assert interrupted.status_code == 502
+    assert interrupted.status_code == 504
     assert interrupted.json()["status"] == "PENDENTE"
     assert api.get(f"/ordens/{interrupted.json()['id']}").json()["status"] == "PENDENTE"
     assert stock_of(api, book["id"]) == 3
     # When the dependencies are back and the client retries with the same key
     gateway.faults.clear()
     finished = order(api, book["id"], quantidade=2, key="retomar-1")
-    # Then the same order concludes, with one charge and the stock taken once
+    # Then the same order concludes with the payment that was made: one charge, the stock taken once
     assert finished.status_code == 201
     assert finished.json()["id"] == interrupted.json()["id"]
     assert finished.json()["status"] == "CONCLUIDA"
     assert stock_of(api, book["id"]) == 3
     assert count(db, "pagamentos", "pagamentos") == 1
+
+
+def test_an_order_that_cannot_release_its_stock_stays_pending_until_a_retry(api: httpx.Client, gateway: Gateway, db: DB) -> None:
+    # Given payments failing (then cancelled) and books unable to release the reservation
+    book = new_book(api, estoque=5)
+    gateway.faults["CriarPagamentoFunction"] = faults.answers_500
+    gateway.faults["LiberarReservaFunction"] = faults.answers_500
+    interrupted = order(api, book["id"], quantidade=2, key="retomar-2")
+    assert (interrupted.status_code, interrupted.json()["status"]) == (502, "PENDENTE")
+    assert stock_of(api, book["id"]) == 3
+    # When the client retries once books is back
+    gateway.faults.clear()
+    finished = order(api, book["id"], quantidade=2, key="retomar-2")
+    # Then the order ends NAO_CONCLUIDA, its stock back, and no charge (the payment was cancelled)
+    assert finished.json()["id"] == interrupted.json()["id"]
+    assert (finished.json()["status"], finished.json()["motivo"]) == ("NAO_CONCLUIDA", "PAGAMENTO_RECUSADO")
+    assert stock_of(api, book["id"]) == 5
+    approved = db["pagamentos"].execute("SELECT count(*) FROM pagamentos WHERE status = 'APROVADO'").fetchone()
+    assert approved == (0,)
 
 
 def test_unknown_order_is_404(api: httpx.Client) -> None:

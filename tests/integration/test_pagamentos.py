@@ -55,3 +55,20 @@ def test_unknown_payment_is_404(api: httpx.Client) -> None:
     response = api.get(f"/pagamentos/{uuid.uuid4()}")
     assert response.status_code == 404
     assert response.json() == {"message": "Pagamento não encontrado"}
+
+
+def test_a_cancelled_order_is_refunded_and_a_late_charge_refused(api: httpx.Client) -> None:
+    # Given an approved payment, When its order is cancelled (twice: idempotent)
+    ordem_id = str(uuid.uuid4())
+    payment = pay(api, ordem_id, CARD_APPROVED).json()
+    first = api.post("/pagamentos/cancelamentos", json={"ordem_id": ordem_id})
+    again = api.post("/pagamentos/cancelamentos", json={"ordem_id": ordem_id})
+    # Then it is refunded
+    assert first.status_code == again.status_code == 200
+    assert first.json()["pagamento"]["status"] == "ESTORNADO"
+    assert api.get(f"/pagamentos/{payment['id']}").json()["status"] == "ESTORNADO"
+    # And a charge that arrives after the cancellation of another order is refused
+    late = str(uuid.uuid4())
+    assert api.post("/pagamentos/cancelamentos", json={"ordem_id": late}).json() == {"ordem_id": late, "pagamento": None}
+    refused = pay(api, late, CARD_APPROVED).json()
+    assert (refused["status"], refused["motivo"]) == ("RECUSADO", "ORDEM_CANCELADA")

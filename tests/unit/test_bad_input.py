@@ -67,6 +67,7 @@ CASES = [
     ("CriarPagamentoFunction", "/pagamentos", {"ordem_id": ORDEM_ID, "valor": "0.00", "cartao": VALID_CARD}, "", ["body", "valor"]),
     ("CriarPagamentoFunction", "/pagamentos", {"ordem_id": "x", "valor": "10.00", "cartao": VALID_CARD}, "", ["body", "ordem_id"]),
     ("ObterPagamentoFunction", "/pagamentos/xyz", None, "", ["path", "id"]),
+    ("CancelarPagamentoFunction", "/pagamentos/cancelamentos", {"ordem_id": "x"}, "", ["body", "ordem_id"]),
 ]  # fmt: skip
 
 

@@ -82,6 +82,14 @@ class PagamentosClient:
         dependency = self._client.dependency
         return _parse(dependency, PagamentoRemoto, _expect(dependency, response, 200, 201))
 
+    def cancelar(self, ordem_id: UUID) -> UUID | None:
+        """Cancels the order's payment: refunded if it was made, refused if it arrives later.
+        Returns the payment's id when there is one."""
+        response = self._client.request("POST", "/pagamentos/cancelamentos", json={"ordem_id": str(ordem_id)})
+        dependency = self._client.dependency
+        pagamento = _expect(dependency, response, 200).get("pagamento")
+        return _parse(dependency, PagamentoRemoto, pagamento).id if isinstance(pagamento, dict) else None
+
 
 def _expect(dependency: str, response: httpx.Response, *statuses: int) -> dict[str, Any]:
     if response.status_code not in statuses:

@@ -3,7 +3,8 @@
 1. Validate the book (`GET /livros/{id}`): unknown → 404 and nothing is recorded.
 2. Record the order as PENDENTE, with `valor_total` = price × quantity computed here.
 3. Reserve the stock atomically in Cadastro de Livros (idempotent per order).
-4. Charge the card in Pagamento (idempotent per order, so one retry is safe).
+4. Charge the card in Pagamento (idempotent per order, so one retry is safe); if Pagamento may
+   have charged without answering, cancel the payment (a refund, or a refusal of the late charge).
 5. Conclude the order, or release the stock and record why it did not conclude.
 
 Every step after 2 is idempotent, so an order interrupted midway (a dependency down while
@@ -21,7 +22,7 @@ from aws_lambda_powertools import Logger
 
 from bookstore_shared import telemetry
 from bookstore_shared.database import Connection, Database
-from bookstore_shared.http_client import DependencyError
+from bookstore_shared.http_client import DependencyError, Failure
 from ordens import repository
 from ordens.clients import LivrosClient, PagamentoRemoto, PagamentosClient, Reservou
 from ordens.errors import (
@@ -107,18 +108,40 @@ class Ordens:
         try:
             pagamento = self._charge(ordem, pedido)
         except DependencyError as error:
-            return self._abandon(ordem, Motivo.PAGAMENTO_INDISPONIVEL, error)
+            return self._give_up_payment(ordem, error)
         if not pagamento.aprovado:
             return self._release_then_finish(ordem, Motivo.PAGAMENTO_RECUSADO, pagamento.id, 402, cause=None)
         return self._finish(ordem, StatusOrdem.CONCLUIDA, None, pagamento.id, 201)
 
     def _charge(self, ordem: OrdemRegistrada, pedido: NovaOrdem) -> PagamentoRemoto:
+        """Charges the card, asking once more if the first call fails (payments are idempotent per
+        order, so that never charges twice). A second failure is raised from the first."""
         try:
             return self._pagamentos.pagar(ordem.id, ordem.valor_total, pedido.cartao)
-        except DependencyError as error:
-            # Payments are idempotent per order, so asking once more never charges twice.
-            self._logger.warning("pagamento falhou; tentando de novo", extra={"ordem_id": str(ordem.id), "falha": error.failure.value})
-            return self._pagamentos.pagar(ordem.id, ordem.valor_total, pedido.cartao)
+        except DependencyError as first:
+            self._logger.warning("pagamento falhou; tentando de novo", extra={"ordem_id": str(ordem.id), "falha": first.failure.value})
+            try:
+                return self._pagamentos.pagar(ordem.id, ordem.valor_total, pedido.cartao)
+            except DependencyError as second:
+                raise second from first
+
+    def _give_up_payment(self, ordem: OrdemRegistrada, error: DependencyError) -> tuple[OrdemRegistrada, int]:
+        """Payments did not answer. If a call may have reached it (a timeout, a 5xx), the card may
+        have been charged: cancel the payment first, so an order that does not conclude is never
+        charged; if even that fails, the order stays PENDENTE for a retry to settle."""
+        attempts = [error, error.__cause__]
+        uncertain = any(isinstance(attempt, DependencyError) and attempt.failure is not Failure.UNAVAILABLE for attempt in attempts)
+        if not uncertain:
+            return self._abandon(ordem, Motivo.PAGAMENTO_INDISPONIVEL, error)
+        try:
+            pagamento_id = self._pagamentos.cancelar(ordem.id)
+        except DependencyError as cancel_error:
+            self._logger.error(
+                "não foi possível cancelar o pagamento; ordem fica pendente",
+                extra={"ordem_id": str(ordem.id), "falha": cancel_error.failure.value},
+            )
+            return self._stay_pending(ordem, Motivo.PAGAMENTO_INDISPONIVEL, None), status_for(error)
+        return self._release_then_finish(ordem, Motivo.PAGAMENTO_INDISPONIVEL, pagamento_id, status_for(error), cause=error)
 
     def _abandon(self, ordem: OrdemRegistrada, motivo: Motivo, error: DependencyError) -> tuple[OrdemRegistrada, int]:
         self._logger.warning(
@@ -137,9 +160,13 @@ class Ordens:
                 "não foi possível liberar o estoque; ordem fica pendente",
                 extra={"ordem_id": str(ordem.id), "falha": release_error.failure.value},
             )
-            pendente = ordem.model_copy(update={"motivo": motivo, "pagamento_id": pagamento_id})
-            return pendente, status_for(cause or release_error)
+            return self._stay_pending(ordem, motivo, pagamento_id), status_for(cause or release_error)
         return self._finish(ordem, StatusOrdem.NAO_CONCLUIDA, motivo, pagamento_id, http_status)
+
+    @staticmethod
+    def _stay_pending(ordem: OrdemRegistrada, motivo: Motivo, pagamento_id: UUID | None) -> OrdemRegistrada:
+        """The answer for an order left PENDENTE: why it stopped, as it is stored (unchanged)."""
+        return ordem.model_copy(update={"motivo": motivo, "pagamento_id": pagamento_id})
 
     def _finish(
         self, ordem: OrdemRegistrada, status: StatusOrdem, motivo: Motivo | None, pagamento_id: UUID | None, http_status: int

@@ -21,11 +21,13 @@ class NovoPagamento(BaseModel):
 class StatusPagamento(StrEnum):
     APROVADO = "APROVADO"
     RECUSADO = "RECUSADO"
+    ESTORNADO = "ESTORNADO"  # approved, then refunded because its order was cancelled
 
 
 class MotivoRecusa(StrEnum):
     CARTAO_RECUSADO = "CARTAO_RECUSADO"
     SALDO_INSUFICIENTE = "SALDO_INSUFICIENTE"
+    ORDEM_CANCELADA = "ORDEM_CANCELADA"
 
 
 class Pagamento(BaseModel):
@@ -35,3 +37,14 @@ class Pagamento(BaseModel):
     status: StatusPagamento
     motivo: MotivoRecusa | None = Field(default=None, exclude_if=lambda motivo: motivo is None)
     cartao_final: str
+
+
+class NovoCancelamento(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ordem_id: UUID
+
+
+class Cancelamento(BaseModel):
+    ordem_id: UUID
+    pagamento: Pagamento | None  # the refunded (or declined) payment, if the order had one

@@ -30,3 +30,20 @@ def select_pagamento_da_ordem(connection: Connection, ordem_id: UUID) -> Pagamen
         "SELECT id, ordem_id, valor, status, motivo, cartao_final FROM pagamentos WHERE ordem_id = %s", (ordem_id,)
     ).fetchone()
     return Pagamento.model_validate(row) if row else None
+
+
+def lock_order(connection: Connection, ordem_id: UUID) -> None:
+    """Serialises the charge and the cancellation of one order until the transaction ends."""
+    connection.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s::text, 0))", (ordem_id,))
+
+
+def insert_cancelamento(connection: Connection, ordem_id: UUID) -> None:
+    connection.execute("INSERT INTO cancelamentos (ordem_id) VALUES (%s) ON CONFLICT (ordem_id) DO NOTHING", (ordem_id,))
+
+
+def is_cancelled(connection: Connection, ordem_id: UUID) -> bool:
+    return connection.execute("SELECT 1 FROM cancelamentos WHERE ordem_id = %s", (ordem_id,)).fetchone() is not None
+
+
+def refund(connection: Connection, ordem_id: UUID) -> None:
+    connection.execute("UPDATE pagamentos SET status = 'ESTORNADO' WHERE ordem_id = %s AND status = 'APROVADO'", (ordem_id,))

@@ -11,7 +11,7 @@ from bookstore_shared import telemetry
 from bookstore_shared.database import Connection, Database
 from pagamentos import repository
 from pagamentos.errors import PagamentoConflitante, PagamentoNaoEncontrado
-from pagamentos.models import MotivoRecusa, NovoPagamento, Pagamento, StatusPagamento
+from pagamentos.models import Cancelamento, MotivoRecusa, NovoPagamento, Pagamento, StatusPagamento
 
 PAYMENT_AMOUNT = telemetry.meter().create_histogram("bookstore.payment.amount", unit="BRL", description="Amounts charged, by outcome")
 
@@ -34,23 +34,25 @@ class Pagamentos:
         """Charges the order once. Returns the payment and whether it is new; a repeat for the same
         order returns the first payment, whatever card it brings."""
         status, motivo = decide(pedido.cartao.numero)
-        candidate = Pagamento(
-            id=uuid4(),
-            ordem_id=pedido.ordem_id,
-            valor=pedido.valor,
-            status=status,
-            motivo=motivo,
-            cartao_final=pedido.cartao.final,
-        )
 
         def work(connection: Connection) -> tuple[Pagamento, bool]:
-            if repository.insert_pagamento(connection, candidate):
-                return candidate, True
+            repository.lock_order(connection, pedido.ordem_id)
             existing = repository.select_pagamento_da_ordem(connection, pedido.ordem_id)
-            assert existing is not None  # the conflicting row is committed: payments are never deleted
-            if existing.valor != pedido.valor:
-                raise PagamentoConflitante()
-            return existing, False
+            if existing is not None:
+                if existing.valor != pedido.valor:
+                    raise PagamentoConflitante()
+                return existing, False
+            cancelled = repository.is_cancelled(connection, pedido.ordem_id)
+            pagamento = Pagamento(
+                id=uuid4(),
+                ordem_id=pedido.ordem_id,
+                valor=pedido.valor,
+                status=StatusPagamento.RECUSADO if cancelled else status,
+                motivo=MotivoRecusa.ORDEM_CANCELADA if cancelled else motivo,
+                cartao_final=pedido.cartao.final,
+            )
+            repository.insert_pagamento(connection, pagamento)
+            return pagamento, True
 
         pagamento, novo = self._database.run(work)
         attributes = {"bookstore.payment.status": pagamento.status.value}
@@ -60,6 +62,20 @@ class Pagamentos:
             {"bookstore.payment.id": str(pagamento.id), "bookstore.order.id": str(pagamento.ordem_id), **attributes}
         )
         return pagamento, novo
+
+    def cancelar(self, ordem_id: UUID) -> Cancelamento:
+        """Cancels the order's payment, idempotently: refunds it if it was approved; if it has
+        not arrived yet, it will be refused when it does."""
+
+        def work(connection: Connection) -> Cancelamento:
+            repository.lock_order(connection, ordem_id)
+            repository.insert_cancelamento(connection, ordem_id)
+            repository.refund(connection, ordem_id)
+            return Cancelamento(ordem_id=ordem_id, pagamento=repository.select_pagamento_da_ordem(connection, ordem_id))
+
+        cancelamento = self._database.run(work)
+        telemetry.current_span().set_attribute("bookstore.order.id", str(ordem_id))
+        return cancelamento
 
     def obter(self, pagamento_id: UUID) -> Pagamento:
         pagamento = self._database.run(lambda connection: repository.select_pagamento(connection, pagamento_id))

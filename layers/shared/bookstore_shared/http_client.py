@@ -12,7 +12,7 @@ import httpx
 class Failure(StrEnum):
     TIMEOUT = "timeout"  # no answer in time: the call may or may not have taken effect
     UNAVAILABLE = "unavailable"  # could not connect: the call did not take effect
-    BAD_RESPONSE = "bad_response"  # answered 5xx or something that is not the contract
+    BAD_RESPONSE = "bad_response"  # 5xx, a dropped connection, or not the contract: it may have taken effect
 
 
 class DependencyError(Exception):
@@ -38,10 +38,14 @@ class ServiceClient:
         """Sends the request; answers below 500 are returned for the caller to interpret."""
         try:
             response = self._client.request(method, path, json=json, headers=headers)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as error:
+            # The request never left: nothing happened on the other side.
+            raise DependencyError(self.dependency, Failure.UNAVAILABLE, type(error).__name__) from error
         except httpx.TimeoutException as error:
             raise DependencyError(self.dependency, Failure.TIMEOUT, type(error).__name__) from error
         except httpx.TransportError as error:
-            raise DependencyError(self.dependency, Failure.UNAVAILABLE, type(error).__name__) from error
+            # Sent, then the connection broke: the other side may have acted on it.
+            raise DependencyError(self.dependency, Failure.BAD_RESPONSE, type(error).__name__) from error
         if response.status_code >= 500:
             raise DependencyError(self.dependency, Failure.BAD_RESPONSE, f"HTTP {response.status_code}")
         return response
