@@ -45,7 +45,15 @@ class FunctionPool:
 
     def invoke(self, payload: bytes, trace_id: str | None = None) -> InvocationReport:
         environment, generation = self._acquire()
-        report = environment.invoke(payload, trace_id)
+        try:
+            report = environment.invoke(payload, trace_id)
+        except BaseException:
+            # A bug here, not the function's: end that environment and give its slot back.
+            environment.kill()
+            with self._changed:
+                self._busy -= 1
+                self._changed.notify()
+            raise
         with self._changed:
             self._busy -= 1
             if report.outcome not in {Outcome.TIMEOUT, Outcome.CRASH, Outcome.INIT_ERROR}:
