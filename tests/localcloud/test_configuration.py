@@ -90,7 +90,8 @@ def test_the_recycle_command_talks_to_a_running_cloud(configured_cloud: LocalClo
         timeout=30,
         check=True,
     )
-    assert json.loads(result.stdout) == {"recycled": 1} or "recycled" in result.stdout
+    # (how many ended depends on whether the 1 s idle timeout got there first)
+    assert set(json.loads(result.stdout)) == {"recycled"}
     mark = configured_cloud.mark()
     hello(configured_cloud)
     assert [report.cold for report in configured_cloud.reports("HelloFunction", mark, expected=1)] == [True]
