@@ -63,6 +63,7 @@ class LocalCloudProcess:
             if self.process.poll() is not None:
                 raise RuntimeError("local cloud exited:\n" + "\n".join(self.snapshot()[-30:]))
             time.sleep(0.1)
+        self.stop()  # not left running behind a failed start
         raise TimeoutError("local cloud not ready:\n" + "\n".join(self.snapshot()[-30:]))
 
     def snapshot(self) -> list[str]:

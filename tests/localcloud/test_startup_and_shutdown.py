@@ -55,18 +55,26 @@ def test_a_broken_template_is_a_one_line_error(tmp_path: Path) -> None:
 @pytest.mark.timeout(180)
 def test_stopping_leaves_no_process_behind(tmp_path: Path) -> None:
     # Given a running local cloud with warm (and frozen) environments
-    cloud = LocalCloudProcess(FIXTURES / "template.yaml", tmp_path, "--no-watch").wait_ready()
-    with httpx.Client(timeout=30) as client:
-        for path in ("/hello", "/slow?seconds=0"):
-            assert client.get(f"{cloud.url}{path}").status_code == 200
-    family = psutil.Process(cloud.process.pid).children(recursive=True)
-    assert len([child for child in family if "awslambdaric" in " ".join(child.cmdline())]) == 2
-    # (pg_ctl daemonises PostgreSQL: it is found by its data directory, not as a child)
-    postgres = [process for process in psutil.process_iter(["cmdline"]) if str(tmp_path) in " ".join(process.info["cmdline"] or [])]
-    assert postgres
-    family += postgres
-    # When it gets SIGTERM (Ctrl-C does the same)
-    assert cloud.stop() == 0
+    cloud = LocalCloudProcess(FIXTURES / "template.yaml", tmp_path, "--no-watch")
+    try:
+        cloud.wait_ready()
+        with httpx.Client(timeout=30) as client:
+            for path in ("/hello", "/slow?seconds=0"):
+                assert client.get(f"{cloud.url}{path}").status_code == 200
+        family = psutil.Process(cloud.process.pid).children(recursive=True)
+        assert len([child for child in family if "awslambdaric" in " ".join(child.cmdline())]) == 2
+        # (pg_ctl daemonises PostgreSQL: it is found by its data directory, not as a child)
+        postgres = [
+            process
+            for process in psutil.process_iter(["name", "cmdline"])
+            if process.info["name"] == "postgres" and str(tmp_path) in " ".join(process.info["cmdline"] or [])
+        ]
+        assert postgres
+        family += postgres
+        # When it gets SIGTERM (Ctrl-C does the same)
+        assert cloud.stop() == 0
+    finally:
+        cloud.stop()  # a failed assertion above must not leave it running
     # Then every environment, PostgreSQL and the rest are gone
     time.sleep(0.5)
     assert [child.pid for child in family if child.is_running() and child.status() != psutil.STATUS_ZOMBIE] == []
