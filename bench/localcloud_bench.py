@@ -28,7 +28,8 @@ from typing import Any
 
 import httpx
 
-from localcloud.process import ROOT, LocalCloudProcess
+from bookstore_dev.template import ROOT
+from localcloud.process import LocalCloudProcess
 
 CARD = {"numero": "4111111111111111", "titular": "Bench", "validade": "12/39", "cvv": "123"}
 RESULTS = ROOT / "bench" / "results"

@@ -11,10 +11,9 @@ import sys
 import urllib.request
 from pathlib import Path
 
+from bookstore_dev.template import ROOT
 from localcloud.cloud import LocalCloud, Options
 from localcloud.errors import LocalCloudError
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def parse_overrides(values: list[str]) -> dict[str, str]:

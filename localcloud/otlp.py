@@ -100,10 +100,6 @@ class OtlpReceiver:
         self._pending.put(None)
         self._writer.join(timeout=10)
 
-    def drain(self) -> None:
-        """Returns once everything received so far is in the files."""
-        self._pending.join()
-
     def _write(self) -> None:
         while (item := self._pending.get()) is not None:
             file_name, parsed = item

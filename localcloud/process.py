@@ -16,8 +16,8 @@ from pathlib import Path
 import httpx
 
 from bookstore_dev.postgres import free_port
+from bookstore_dev.template import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 # The environments' packages are installed once per checkout and shared by every test run.
 BUILD_DIR = ROOT / ".local" / "build"
 REPORT = re.compile(r"^\[(?P<function>\w+)\] REPORT RequestId: (?P<request_id>\S+)\t(?P<fields>.*)$")

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from pytest_socket import socket_allow_hosts
 
-from localcloud.process import ROOT, LocalCloudProcess
+from bookstore_dev.template import ROOT
+from localcloud.process import LocalCloudProcess
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 

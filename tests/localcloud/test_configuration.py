@@ -13,7 +13,8 @@ import httpx
 import pytest
 
 from bookstore_dev.events import EVENTS
-from localcloud.process import ROOT, LocalCloudProcess
+from bookstore_dev.template import ROOT
+from localcloud.process import LocalCloudProcess
 from tests.localcloud.conftest import FIXTURES
 from tests.localcloud.test_lifecycle import process_state
 

@@ -13,7 +13,8 @@ import httpx
 import psutil
 import pytest
 
-from localcloud.process import ROOT, LocalCloudProcess
+from bookstore_dev.template import ROOT
+from localcloud.process import LocalCloudProcess
 from tests.localcloud.conftest import FIXTURES
 
 

@@ -17,7 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from localcloud.process import ROOT, LocalCloudProcess
+from bookstore_dev.template import ROOT
+from localcloud.process import LocalCloudProcess
 from localcloud.traceview import Span, Trace, read_traces, render_html
 from tests.support.documents import pairs
 

@@ -56,11 +56,8 @@ def insert_reserva(connection: Connection, livro_id: int, ordem_id: UUID, quanti
 
 
 def select_reserva(connection: Connection, ordem_id: UUID, *, for_update: bool = False) -> Reserva | None:
-    if for_update:
-        query = "SELECT ordem_id, livro_id, quantidade, status FROM reservas WHERE ordem_id = %s FOR UPDATE"
-        return _reserva(connection.execute(query, (ordem_id,)).fetchone())
     query = "SELECT ordem_id, livro_id, quantidade, status FROM reservas WHERE ordem_id = %s"
-    return _reserva(connection.execute(query, (ordem_id,)).fetchone())
+    return _reserva(connection.execute(query + (" FOR UPDATE" if for_update else ""), (ordem_id,)).fetchone())
 
 
 def mark_reserva_liberada(connection: Connection, ordem_id: UUID) -> Reserva:

@@ -18,21 +18,16 @@ def insert_ordem(connection: Connection, ordem: OrdemRegistrada) -> bool:
     return row is not None
 
 
+SELECT_ORDEM = "SELECT id, idempotency_key, livro_id, quantidade, valor_total, status, motivo, pagamento_id, http_status FROM ordens"
+
+
 def select_ordem(connection: Connection, ordem_id: UUID) -> OrdemRegistrada | None:
-    row = connection.execute(
-        "SELECT id, idempotency_key, livro_id, quantidade, valor_total, status, motivo, pagamento_id, http_status"
-        " FROM ordens WHERE id = %s",
-        (ordem_id,),
-    ).fetchone()
+    row = connection.execute(SELECT_ORDEM + " WHERE id = %s", (ordem_id,)).fetchone()
     return OrdemRegistrada.model_validate(row) if row else None
 
 
 def select_ordem_da_chave(connection: Connection, idempotency_key: str) -> OrdemRegistrada | None:
-    row = connection.execute(
-        "SELECT id, idempotency_key, livro_id, quantidade, valor_total, status, motivo, pagamento_id, http_status"
-        " FROM ordens WHERE idempotency_key = %s",
-        (idempotency_key,),
-    ).fetchone()
+    row = connection.execute(SELECT_ORDEM + " WHERE idempotency_key = %s", (idempotency_key,)).fetchone()
     return OrdemRegistrada.model_validate(row) if row else None
 
 

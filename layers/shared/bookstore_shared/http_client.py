@@ -50,9 +50,6 @@ class ServiceClient:
             raise DependencyError(self.dependency, Failure.BAD_RESPONSE, f"HTTP {response.status_code}")
         return response
 
-    def close(self) -> None:
-        self._client.close()
-
 
 def json_body(response: httpx.Response, dependency: str) -> dict[str, Any]:
     """The JSON object a dependency answered, or a BAD_RESPONSE failure if it is not one."""
