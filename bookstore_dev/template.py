@@ -30,14 +30,9 @@ def load(path: Path = TEMPLATE) -> dict[str, Any]:
     return document
 
 
-def parameter_default(name: str) -> str:
-    default: str = load()["Parameters"][name]["Default"]
-    return default
-
-
-def routes() -> list[Route]:
+def routes(template: Path = TEMPLATE) -> list[Route]:
     found = []
-    for logical_id, resource in load()["Resources"].items():
+    for logical_id, resource in load(template)["Resources"].items():
         if resource["Type"] != "AWS::Serverless::Function":
             continue
         properties = resource["Properties"]
@@ -48,18 +43,18 @@ def routes() -> list[Route]:
                         function=logical_id,
                         method=event["Properties"]["Method"].upper(),
                         path=event["Properties"]["Path"],
-                        code_uri=ROOT / properties["CodeUri"],
+                        code_uri=template.parent / properties["CodeUri"],
                         handler=properties["Handler"],
                     )
                 )
     return found
 
 
-def layer_paths() -> list[Path]:
+def layer_paths(template: Path = TEMPLATE) -> list[Path]:
     """Where each layer's Python code lives in the repository (what Lambda mounts as /opt/python)."""
     return [
-        ROOT / resource["Properties"]["ContentUri"]
-        for resource in load()["Resources"].values()
+        (template.parent / resource["Properties"]["ContentUri"]).resolve()
+        for resource in load(template)["Resources"].values()
         if resource["Type"] == "AWS::Serverless::LayerVersion"
     ]
 

@@ -16,7 +16,6 @@ from typing import Any
 import boto3
 from moto.server import ThreadedMotoServer
 
-from bookstore_dev.postgres import EmbeddedPostgres, free_port
 from bookstore_dev.provision import provision
 from bookstore_dev.seed import seed_books
 from localcloud import packaging
@@ -24,7 +23,9 @@ from localcloud import template as templates
 from localcloud.apigateway import ApiGateway, ProcessLambdaRunner
 from localcloud.environment import FunctionSpec
 from localcloud.errors import LocalCloudError
+from localcloud.net import free_port
 from localcloud.pool import FunctionPool
+from localcloud.postgres import EmbeddedPostgres
 
 # moto accepts any credentials; these say where they come from.
 LOCAL_CREDENTIAL = "local"
@@ -108,7 +109,7 @@ class LocalCloud:
             aws_secret_access_key=LOCAL_CREDENTIAL,
         )
         admin, db_host, db_port = self._database()
-        provisioned = provision(admin, db_host, db_port, secretsmanager)
+        provisioned = provision(admin, secretsmanager)
         seeded = seed_books(provisioned["livros"].conninfo)
 
         injected = {"AWS_ENDPOINT_URL": aws_endpoint, "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_endpoint}

@@ -7,6 +7,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 
+def free_port() -> int:
+    """A loopback port nothing listens on now (for servers that need their port before starting)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
 class NoDelayServer(ThreadingHTTPServer):
     """A threaded server that answers small requests at once: without TCP_NODELAY, Nagle's
     algorithm and delayed ACKs add ~40 ms to every request/response pair."""

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import httpx
 
-from bookstore_dev.postgres import free_port
 from bookstore_dev.template import ROOT
+from localcloud.net import free_port
 
 # The environments' packages are installed once per checkout and shared by every test run.
 BUILD_DIR = ROOT / ".local" / "build"

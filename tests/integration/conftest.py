@@ -24,8 +24,8 @@ from pytest_socket import socket_allow_hosts
 
 from bookstore_dev import template
 from bookstore_dev.gateway import Gateway
-from bookstore_dev.postgres import EmbeddedPostgres
 from bookstore_dev.provision import Provisioned, provision
+from localcloud.postgres import EmbeddedPostgres
 from tests.support.faults import DEPENDENCY_TIMEOUT_SECONDS
 
 # Dependencies answer within this many seconds or count as timed out. The template says 2; the
@@ -56,9 +56,9 @@ def postgres_admin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[s
 @pytest.fixture(scope="session")
 def databases(postgres_admin: tuple[str, str, int]) -> Iterator[dict[str, Provisioned]]:
     with mock_aws():
-        provisioned = provision(*postgres_admin, boto3.client("secretsmanager"))
-        for name, item in provisioned.items():
-            os.environ[f"{name.upper()}_DB_SECRET_NAME"] = item.secret_name
+        provisioned = provision(postgres_admin[0], boto3.client("secretsmanager"))
+        for item in provisioned.values():
+            os.environ[item.service.secret_variable] = str(item.service.secret_name)
         yield provisioned
 
 

