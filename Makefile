@@ -24,7 +24,7 @@ $(BIN)/.installed: requirements-dev.txt
 install: $(BIN)/.installed ## Create .venv and install the locked dependencies
 
 run: install ## Run the whole Bookstore on the local cloud, http://127.0.0.1:3000 (Ctrl-C stops it)
-	$(PY) -m localcloud $(ARGS)
+	$(PY) -m localcloud --startup bookstore_dev.startup:start $(ARGS)
 
 recycle: install ## End every execution environment of a running local cloud: the next requests start cold
 	$(PY) -m localcloud recycle
@@ -76,8 +76,8 @@ lint: install ## ruff
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-typecheck: install ## mypy (strict)
-	$(BIN)/mypy .
+typecheck: install ## mypy (strict); each function's folder and layer is a root, read from the template
+	MYPYPATH="$$($(PY) -m bookstore_dev.services paths | paste -sd:)" $(BIN)/mypy .
 
 template: install ## cfn-lint and sam validate --lint on template.yaml
 	$(BIN)/cfn-lint template.yaml

@@ -1,6 +1,10 @@
 """python -m localcloud [options]      run the local cloud in the foreground (Ctrl-C stops it)
 python -m localcloud recycle         end every execution environment: the next requests start cold
-python -m localcloud status          list the running execution environments"""
+python -m localcloud status          list every execution environment and its state
+
+The template (template.yaml in the current directory by default) is the list of functions and
+routes. What the application needs at start-up (databases, secrets, seed data) comes from the
+hooks given with --startup module:function (see localcloud.cloud.StartupContext)."""
 
 from __future__ import annotations
 
@@ -11,7 +15,6 @@ import sys
 import urllib.request
 from pathlib import Path
 
-from bookstore_dev.template import ROOT
 from localcloud.cloud import LocalCloud, Options
 from localcloud.errors import LocalCloudError
 
@@ -30,7 +33,7 @@ def parse_overrides(values: list[str]) -> dict[str, str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m localcloud", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", nargs="?", default="serve", choices=["serve", "recycle", "status"])
-    parser.add_argument("--template", "-t", type=Path, default=ROOT / "template.yaml")
+    parser.add_argument("--template", "-t", type=Path, default=Path("template.yaml"), help="default ./template.yaml, as sam local")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", "-p", type=int, default=3000, help="API port (default 3000, as sam local)")
     parser.add_argument("--otlp-port", type=int, default=4318, help="OTLP/HTTP receiver port (default 4318)")
@@ -42,9 +45,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--throttle-wait", type=float, default=5.0, help="seconds a request waits for a free environment at the limit")
     parser.add_argument("--idle-timeout", type=float, default=600.0, help="seconds before an idle environment ends (default 600)")
     parser.add_argument("--no-watch", dest="watch", action="store_false", help="no hot reload on code changes")
-    parser.add_argument("--state-dir", type=Path, default=ROOT / ".local", help="data, packages and telemetry (default .local)")
+    parser.add_argument("--state-dir", type=Path, default=Path(".local"), help="data, packages and telemetry (default ./.local)")
     parser.add_argument("--build-dir", type=Path, help="where the environments' packages are installed (default STATE_DIR/build)")
     parser.add_argument("--database-url", help="use this PostgreSQL (a superuser DSN) instead of the embedded one")
+    parser.add_argument(
+        "--startup", action="append", default=[], metavar="MODULE:FUNCTION", help="a start-up hook (repeatable), see StartupContext"
+    )
     args = parser.parse_args(argv)
 
     try:
@@ -66,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
             database_url=args.database_url,
             build_dir=args.build_dir.resolve() if args.build_dir else None,
             otlp_endpoint=args.otlp_endpoint,
+            startup=tuple(args.startup),
         )
         cloud = LocalCloud(options)
         signal.signal(signal.SIGTERM, lambda *_: cloud.stop())

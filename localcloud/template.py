@@ -4,19 +4,12 @@ turned into what each execution environment needs."""
 from __future__ import annotations
 
 import json
-import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from samcli.lib.providers.api_provider import ApiProvider
-from samcli.lib.providers.provider import Api, Function
-from samcli.lib.providers.sam_function_provider import SamFunctionProvider
-from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider
-from samcli.local.lambdafn.env_vars import EnvironmentVariables
 
 from localcloud.errors import LocalCloudError
+from localcloud.samcli import Api, Function, load_stacks, resolve_environment
 
 REGION = "us-east-1"
 # What `!Sub https://${SomeApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/${Stage}` resolves to locally.
@@ -39,16 +32,11 @@ class CloudTemplate:
 def load(path: Path, parameter_overrides: dict[str, str]) -> CloudTemplate:
     if not path.is_file():
         raise LocalCloudError(f"template not found: {path}")
-    logging.getLogger("samcli").setLevel(logging.ERROR)
     try:
-        stacks, _ = SamLocalStackProvider.get_stacks(
-            str(path), parameter_overrides=parameter_overrides, global_parameter_overrides={"AWS::Region": REGION}
-        )
-        functions = {function.name: function for function in SamFunctionProvider(stacks, ignore_code_extraction_warnings=True).get_all()}
-        api = ApiProvider(stacks, cwd=str(path.parent)).api
+        stacks = load_stacks(path, parameter_overrides, REGION)
     except Exception as error:  # SAM raises many types for a broken template; all are this one message
         raise LocalCloudError(f"broken template {path.name}: {type(error).__name__}: {error}") from error
-    resources = stacks[0].resources if stacks else {}
+    functions, api, resources = stacks.functions, stacks.api, stacks.resources
     api_ids = frozenset(
         name for name, resource in resources.items() if resource.get("Type") in {"AWS::Serverless::Api", "AWS::ApiGateway::RestApi"}
     )
@@ -99,19 +87,8 @@ def environment(
     """The function's environment as `sam local` resolves it, then pointed at the local cloud:
     the template's API URLs become the local API's, and `injected` (the AWS and OTLP endpoints,
     as LocalStack injects them) is added."""
-    variables: dict[str, Any] = (function.environment or {}).get("Variables", {}) or {}
     overrides = {**env_vars.get("Parameters", {}), **env_vars.get(function.name, {})}
-    resolved: dict[str, str] = EnvironmentVariables(
-        function.name,
-        function.memory,
-        function.timeout,
-        function.handler,
-        function.logging_config,
-        variables=variables,
-        shell_env_values={},
-        override_values=overrides,
-        aws_creds={"region": REGION, "key": "local", "secret": "local"},
-    ).resolve()
+    resolved = resolve_environment(function, overrides, REGION)
     for name, value in resolved.items():
         match = API_URL.match(value)
         if match and match["api"] in template.api_ids and name not in overrides:

@@ -5,6 +5,10 @@ start does, so each kind of test starts its own "environments" with its own conf
 from __future__ import annotations
 
 import os
+import sys
+
+from bookstore_dev.services import services
+from bookstore_dev.template import layer_paths
 
 # Fake credentials: the only AWS the tests see is moto.
 os.environ.update(
@@ -21,3 +25,9 @@ os.environ.setdefault("OTEL_TRACES_EXPORTER", "none")
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "DEBUG")
 os.environ.setdefault("OTEL_METRICS_EXPORTER", "none")
 os.environ.setdefault("OTEL_LOGS_EXPORTER", "none")
+
+# The functions import their code as Lambda lays it out: each function's folder (/var/task) and
+# each layer (/opt/python) on the path, as the template lists them.
+for path in [*(service.code for service in services()), *layer_paths()]:
+    if str(path) not in sys.path:
+        sys.path.append(str(path))

@@ -1,6 +1,7 @@
-"""Unit tests: no network at all (pytest-socket), AWS through moto, handlers called in-process
-with events from tests/events. Database credentials point at a port nothing listens on, so a
-handler that touched the database where it must not would answer 500 and fail its test."""
+"""Unit tests: no network at all (pytest-socket), AWS through moto, the handlers called in this
+process behind the local cloud's API Gateway (SAM's own, so routing and events are those of
+`sam local start-api`), without a socket. Database credentials point at a port nothing listens
+on, so a handler that touched the database where it must not would answer 500 and fail its test."""
 
 from __future__ import annotations
 
@@ -10,11 +11,14 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
+from flask.testing import FlaskClient
 from moto import mock_aws
 from pytest_socket import disable_socket
 
 from bookstore_dev import template
 from bookstore_dev.services import databases
+from localcloud import template as cloud_template
+from localcloud.inprocess import InProcessFunctions
 
 UNREACHABLE = "http://127.0.0.1:9"
 
@@ -46,3 +50,9 @@ def aws() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def routes() -> dict[str, template.Route]:
     return {route.function: route for route in template.routes()}
+
+
+@pytest.fixture(scope="session")
+def gateway() -> FlaskClient:
+    """The template's API, each function's real handler behind it, in this process."""
+    return InProcessFunctions(cloud_template.load(template.TEMPLATE, {})).gateway().test_client()

@@ -1,17 +1,21 @@
 """template.yaml and the code agree: every route's handler exists and serves that route, and the
-functions carry the names and settings the telemetry and the services expect."""
+functions follow the one naming convention that gives each service its names (bookstore_dev.services)."""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
+from flask.testing import FlaskClient
 
 from bookstore_dev import template
+from bookstore_dev.services import TemplateConventionError, databases, services
 from bookstore_dev.template import Route
-from tests.unit.test_bad_input import invoke
+from tests.unit.test_bad_input import request
 
-SERVICE_OF_PACKAGE = {"livros": "cadastro-de-livros", "ordens": "ordem-de-compra", "pagamentos": "pagamento"}
+# The contract of DESIGN.md: what the services are called in the telemetry, and their public routes.
+CONTRACT_SERVICES = {"cadastro-de-livros", "ordem-de-compra", "pagamento"}
 CONTRACT_ROUTES = {
     "POST /livros", "GET /livros", "GET /livros/{id}", "POST /ordens", "GET /ordens/{id}",
     "POST /pagamentos", "GET /pagamentos/{id}",
@@ -25,22 +29,33 @@ def test_every_route_of_the_contract_is_a_function_of_its_own() -> None:
 
 
 @pytest.mark.parametrize("route", template.routes(), ids=lambda route: route.function)
-def test_the_handler_serves_the_templates_route(route: Route) -> None:
+def test_the_handler_serves_the_templates_route(gateway: FlaskClient, route: Route) -> None:
     # Given a request on the template's route that is malformed in every part it has
     path = re.sub(r"\{\w+\}", "x", route.path)
     body: list[object] | None = [] if route.method == "POST" else None
-    # When the template's handler gets it
-    response = invoke(route, path, body=body, query="limit=0")
+    # When the API Gateway hands it to the template's handler
+    response = request(gateway, route.method, path, body=body, query="limit=0")
     # Then its resolver matched the route (an unknown route would be 404) and validated the input
-    assert response["statusCode"] == 422, response["body"]
+    assert response.status_code == 422, response.text
 
 
-@pytest.mark.parametrize("route", template.routes(), ids=lambda route: route.function)
-def test_each_function_names_its_service_and_its_own_secret(route: Route) -> None:
-    package = route.handler.split(".")[0]
-    environment = template.function_environment(route.function)
-    assert environment["OTEL_SERVICE_NAME"] == SERVICE_OF_PACKAGE[package]
-    assert f"{package.upper()}_DB_SECRET_NAME" in environment
+def test_the_template_names_the_contracts_services_each_with_its_own_database_and_secret() -> None:
+    found = services()
+    assert {service.name for service in found} == CONTRACT_SERVICES
+    assert len({service.database for service in databases()}) == len(found)
+    assert len({service.secret_name for service in databases()}) == len(found)
+    assert len({service.api for service in found}) == len(found)
+
+
+def test_a_function_breaking_the_convention_is_named_in_the_error(tmp_path: Path) -> None:
+    # Given a template where one function of the books folder calls its service something else
+    text = template.TEMPLATE.read_text().replace("OTEL_SERVICE_NAME: cadastro-de-livros", "OTEL_SERVICE_NAME: livraria", 1)
+    broken = tmp_path / "template.yaml"
+    broken.write_text(text)
+    # When the services are read from it
+    # Then the error names the folder and what differs
+    with pytest.raises(TemplateConventionError, match=r"functions/books.*OTEL_SERVICE_NAME.*cadastro-de-livros, livraria"):
+        services(broken)
 
 
 def test_globals_target_the_python_312_runtime_with_the_shared_layer() -> None:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -34,16 +33,14 @@ from opentelemetry.trace import StatusCode
 # imported when telemetry is configured, so OTEL_SDK_DISABLED=true also saves their import time
 # on every cold start (what the benchmark compares).
 if TYPE_CHECKING:
-    from opentelemetry.sdk._logs import LoggerProvider
     from opentelemetry.sdk.metrics.export import MetricReader
 
     from bookstore_shared.telemetry.exporting import CollectorBreaker
     from bookstore_shared.telemetry.init_phase import InitPhaseBuffer
+    from bookstore_shared.telemetry.otel_private import LoggerProvider
 
 DEFAULT_FLUSH_TIMEOUT_MS = 1000
 DEFAULT_EXPORT_TIMEOUT_S = 0.5
-# Custom attributes all live under this prefix, apart from the semantic conventions' own.
-APP_PREFIX = "bookstore."
 
 _lock = threading.Lock()
 _configured = False
@@ -63,19 +60,17 @@ def configure_telemetry() -> None:
     with _lock:
         if _configured or not telemetry_enabled():
             return
-        from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
         from opentelemetry.instrumentation.botocore import BotocoreInstrumentor
         from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
         from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
-        from opentelemetry.sdk._logs import LoggerProvider
-        from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
         from opentelemetry.sdk.metrics import MeterProvider
         from opentelemetry.sdk.trace import TracerProvider
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
         from bookstore_shared.telemetry import init_phase
         from bookstore_shared.telemetry.exporting import CollectorBreaker, GuardedLogExporter, GuardedSpanExporter
+        from bookstore_shared.telemetry.otel_private import BatchLogRecordProcessor, LoggerProvider, OTLPLogExporter
 
         resource = _resource()
         provider = TracerProvider(resource=resource)
@@ -118,35 +113,29 @@ def export_logs(logger_name: str) -> None:
     logging.getLogger(logger_name).addHandler(OtlpLogHandler(level=logging.INFO, logger_provider=_logger_provider))
 
 
-def instrument_lambda_handler(module_name: str, function_name: str = "handler") -> None:
-    """Ends the init phase and wraps `module_name.function_name` with the OpenTelemetry AWS
-    Lambda instrumentation. Call it on the handler module's last line, after the handler is
-    defined, as the instrumentation's own documentation does.
-
-    Unlike `AwsLambdaInstrumentor().instrument()`, which wraps the one handler named by `_HANDLER`,
-    this wraps the module it is given, so the in-process tests, where nine handlers share one
-    process, get the same SERVER spans as a deployed function."""
+def instrument_lambda_handler(module_name: str) -> None:
+    """Ends the init phase and, in the execution environment whose `_HANDLER` names this module,
+    wraps its handler with the OpenTelemetry AWS Lambda instrumentation. Call it on the handler
+    module's last line, after the handler is defined, as the instrumentation's documentation does.
+    A handler module imported anywhere else (a unit test calling handlers in-process) is left as
+    it is: the instrumentation is about a Lambda invocation, and there is none."""
     if not _configured:
         return
-    import wrapt
-    from opentelemetry.instrumentation.aws_lambda import _default_event_context_extractor, _instrument
+    from opentelemetry.instrumentation.aws_lambda import AwsLambdaInstrumentor
 
     from bookstore_shared.telemetry import init_phase
     from bookstore_shared.telemetry.exporting import AlreadyFlushed, FlushAtOnce
 
     init_phase.end()
-    if isinstance(getattr(sys.modules[module_name], function_name), wrapt.ObjectProxy):
-        return  # already instrumented (a module imported twice by a test run)
+    if os.environ.get("_HANDLER", "").rsplit(".", 1)[0] != module_name:
+        return
     meter_provider = metrics.get_meter_provider()
     others = [meter_provider] + ([_logger_provider] if _logger_provider is not None else [])
-    provider = FlushAtOnce(trace.get_tracer_provider(), others, skip=bool(_flag("BOOKSTORE_SKIP_FLUSH")))
-    _instrument(
-        module_name,
-        function_name,
-        _flush_timeout_ms(),
-        event_context_extractor=_default_event_context_extractor,
-        tracer_provider=provider,  # type: ignore[arg-type]
-        meter_provider=AlreadyFlushed(meter_provider),  # type: ignore[arg-type]
+    # The instrumentation reads OTEL_INSTRUMENTATION_AWS_LAMBDA_FLUSH_TIMEOUT; ours is the default.
+    os.environ.setdefault("OTEL_INSTRUMENTATION_AWS_LAMBDA_FLUSH_TIMEOUT", str(DEFAULT_FLUSH_TIMEOUT_MS))
+    AwsLambdaInstrumentor().instrument(
+        tracer_provider=FlushAtOnce(trace.get_tracer_provider(), others, skip=bool(_flag("BOOKSTORE_SKIP_FLUSH"))),
+        meter_provider=AlreadyFlushed(meter_provider),
     )
 
 
@@ -215,11 +204,6 @@ def _metric_readers(breaker: CollectorBreaker) -> list[MetricReader]:
 
 def _exporter_enabled(variable: str) -> bool:
     return os.environ.get(variable, "otlp").strip().lower() != "none"
-
-
-def _flush_timeout_ms() -> int:
-    raw = os.environ.get("OTEL_INSTRUMENTATION_AWS_LAMBDA_FLUSH_TIMEOUT")
-    return int(raw) if raw else DEFAULT_FLUSH_TIMEOUT_MS
 
 
 def _flag(variable: str) -> bool | None:

@@ -11,11 +11,11 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from opentelemetry.sdk._logs import ReadableLogRecord
-from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
 from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, MetricsData
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+from bookstore_shared.telemetry.otel_private import LogRecordExporter, LogRecordExportResult, ReadableLogRecord, metric_preferences
 
 _logger = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ class GuardedSpanExporter(SpanExporter):
 class GuardedMetricExporter(MetricExporter):
     def __init__(self, delegate: MetricExporter, breaker: CollectorBreaker) -> None:
         # The reader asks the exporter for its temporality and aggregation preferences.
-        super().__init__(delegate._preferred_temporality, delegate._preferred_aggregation)
+        super().__init__(*metric_preferences(delegate))
         self._delegate, self._breaker = delegate, breaker
 
     def export(self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any) -> MetricExportResult:

@@ -1,0 +1,21 @@
+"""Bookstore's start-up in the local cloud (`python -m localcloud --startup bookstore_dev.startup:start`):
+each service of the served template gets its database, role, schema and secret, and an empty
+catalogue gets a few sample books."""
+
+from __future__ import annotations
+
+from bookstore_dev.provision import provision
+from bookstore_dev.seed import seed_books
+from localcloud.cloud import StartupContext
+
+HOOK = "bookstore_dev.startup:start"
+
+
+def start(context: StartupContext) -> None:
+    server = context.database()
+    provisioned = provision(server.admin_conninfo, context.client("secretsmanager"), context.template)
+    for package, item in provisioned.items():
+        context.log(f"  {item.service.name}: database {package}, secret {item.service.secret_name}")
+    catalogue = provisioned.get("livros")
+    if catalogue is not None and (seeded := seed_books(catalogue.conninfo)):
+        context.log(f"  seeded {seeded} sample books")
