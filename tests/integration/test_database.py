@@ -8,12 +8,12 @@ import psycopg
 from tests.support.bookstore import new_book
 
 
-def test_a_dropped_connection_is_reopened_transparently(api: httpx.Client, postgres_admin: tuple[str, str, int]) -> None:
+def test_a_dropped_connection_is_reopened_transparently(api: httpx.Client, postgres_admin: str) -> None:
     # Given warm environments holding connections to the books database
     book = new_book(api)
     assert api.get(f"/livros/{book['id']}").status_code == 200
     # When the server drops every connection of the books role (a failover, an idle timeout)
-    with psycopg.connect(postgres_admin[0], autocommit=True) as admin:
+    with psycopg.connect(postgres_admin, autocommit=True) as admin:
         dropped = admin.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = 'livros'").fetchone()
     assert dropped is not None
     assert dropped[0] >= 1
@@ -22,11 +22,11 @@ def test_a_dropped_connection_is_reopened_transparently(api: httpx.Client, postg
         assert api.get(f"/livros/{book['id']}").json()["id"] == book["id"]
 
 
-def test_warm_environments_reuse_their_connection(api: httpx.Client, postgres_admin: tuple[str, str, int]) -> None:
+def test_warm_environments_reuse_their_connection(api: httpx.Client, postgres_admin: str) -> None:
     # Given a warm environment that answered once
     book = new_book(api)
     api.get(f"/livros/{book['id']}")
-    with psycopg.connect(postgres_admin[0], autocommit=True) as admin:
+    with psycopg.connect(postgres_admin, autocommit=True) as admin:
         before = admin.execute("SELECT count(*) FROM pg_stat_activity WHERE usename = 'livros'").fetchone()
         # When it answers ten more requests, one after the other
         for _ in range(10):

@@ -9,11 +9,16 @@ import httpx
 import psycopg
 from psycopg import sql
 
-from bookstore_dev.gateway import Gateway
-from tests.support import faults
+from localcloud import faults
+from localcloud.cloud import LocalCloud
 from tests.support.bookstore import CARD_DECLINED, new_book, order, stock_of
 
 DB = dict[str, psycopg.Connection[tuple[object, ...]]]
+
+
+def faults_of(cloud: LocalCloud) -> dict[str, faults.Fault]:
+    assert cloud.gateway is not None
+    return cloud.gateway.faults
 
 
 def count(db: DB, service: str, table: str) -> Any:
@@ -68,28 +73,28 @@ def test_a_declined_card_is_402_and_leaves_the_stock_as_it_was(api: httpx.Client
     assert stock_of(api, book["id"]) == 3
 
 
-def test_payments_failing_is_502_and_leaves_the_stock_as_it_was(api: httpx.Client, gateway: Gateway) -> None:
+def test_payments_failing_is_502_and_leaves_the_stock_as_it_was(api: httpx.Client, cloud: LocalCloud) -> None:
     book = new_book(api, estoque=3)
-    gateway.faults["CriarPagamentoFunction"] = faults.answers_500
+    faults_of(cloud)["CriarPagamentoFunction"] = faults.function_error
     response = order(api, book["id"])
     assert response.status_code == 502
     assert (response.json()["status"], response.json()["motivo"]) == ("NAO_CONCLUIDA", "PAGAMENTO_INDISPONIVEL")
     assert stock_of(api, book["id"]) == 3
 
 
-def test_payments_dropping_the_connection_is_502_and_leaves_the_stock_as_it_was(api: httpx.Client, gateway: Gateway) -> None:
+def test_payments_dropping_the_connection_is_502_and_leaves_the_stock_as_it_was(api: httpx.Client, cloud: LocalCloud) -> None:
     book = new_book(api, estoque=3)
-    gateway.faults["CriarPagamentoFunction"] = faults.drops_connection
+    faults_of(cloud)["CriarPagamentoFunction"] = faults.dropped_connection
     response = order(api, book["id"])
     assert response.status_code == 502
     assert response.json()["status"] == "NAO_CONCLUIDA"
     assert stock_of(api, book["id"]) == 3
 
 
-def test_a_payment_approved_but_never_answered_is_refunded_and_the_stock_released(api: httpx.Client, gateway: Gateway, db: DB) -> None:
+def test_a_payment_approved_but_never_answered_is_refunded_and_the_stock_released(api: httpx.Client, cloud: LocalCloud, db: DB) -> None:
     # Given payments that charge the card but answer after the timeout, every time
     book = new_book(api, estoque=3)
-    gateway.faults["CriarPagamentoFunction"] = faults.works_then_hangs()
+    faults_of(cloud)["CriarPagamentoFunction"] = faults.answer_after_the_caller_gave_up()
     # When an order is placed
     response = order(api, book["id"])
     # Then it does not conclude, and the charge it could not confirm is refunded
@@ -101,10 +106,10 @@ def test_a_payment_approved_but_never_answered_is_refunded_and_the_stock_release
     assert stock_of(api, book["id"]) == 3
 
 
-def test_a_payment_answered_too_late_is_asked_again_and_charged_once(api: httpx.Client, gateway: Gateway, db: DB) -> None:
+def test_a_payment_answered_too_late_is_asked_again_and_charged_once(api: httpx.Client, cloud: LocalCloud, db: DB) -> None:
     # Given payments that approve the first request but answer after the timeout
     book = new_book(api, estoque=3)
-    gateway.faults["CriarPagamentoFunction"] = faults.first_call_only(faults.works_then_hangs())
+    faults_of(cloud)["CriarPagamentoFunction"] = faults.first_call_only(faults.answer_after_the_caller_gave_up())
     # When an order is placed
     response = order(api, book["id"])
     # Then the retry gets the same payment: concluded, charged once
@@ -113,18 +118,18 @@ def test_a_payment_answered_too_late_is_asked_again_and_charged_once(api: httpx.
     assert stock_of(api, book["id"]) == 2
 
 
-def test_books_timing_out_after_reserving_is_504_and_the_reservation_is_released(api: httpx.Client, gateway: Gateway) -> None:
+def test_books_timing_out_after_reserving_is_504_and_the_reservation_is_released(api: httpx.Client, cloud: LocalCloud) -> None:
     book = new_book(api, estoque=3)
-    gateway.faults["ReservarEstoqueFunction"] = faults.works_then_hangs()
+    faults_of(cloud)["ReservarEstoqueFunction"] = faults.answer_after_the_caller_gave_up()
     response = order(api, book["id"])
     assert response.status_code == 504
     assert (response.json()["status"], response.json()["motivo"]) == ("NAO_CONCLUIDA", "CADASTRO_DE_LIVROS_INDISPONIVEL")
     assert stock_of(api, book["id"]) == 3
 
 
-def test_books_failing_at_validation_is_502_and_records_nothing(api: httpx.Client, gateway: Gateway, db: DB) -> None:
+def test_books_failing_at_validation_is_502_and_records_nothing(api: httpx.Client, cloud: LocalCloud, db: DB) -> None:
     book = new_book(api, estoque=3)
-    gateway.faults["ObterLivroFunction"] = faults.answers_500
+    faults_of(cloud)["ObterLivroFunction"] = faults.function_error
     response = order(api, book["id"])
     assert response.status_code == 502
     assert response.json()["status"] == "NAO_CONCLUIDA"
@@ -162,11 +167,11 @@ def test_a_key_reused_for_another_order_is_422(api: httpx.Client) -> None:
     assert stock_of(api, book["id"]) == 4
 
 
-def test_an_order_interrupted_midway_stays_pending_and_a_retry_finishes_it(api: httpx.Client, gateway: Gateway, db: DB) -> None:
+def test_an_order_interrupted_midway_stays_pending_and_a_retry_finishes_it(api: httpx.Client, cloud: LocalCloud, db: DB) -> None:
     # Given payments that charge but answer too late, and that cannot cancel either
     book = new_book(api, estoque=5)
-    gateway.faults["CriarPagamentoFunction"] = faults.works_then_hangs()
-    gateway.faults["CancelarPagamentoFunction"] = faults.answers_500
+    faults_of(cloud)["CriarPagamentoFunction"] = faults.answer_after_the_caller_gave_up()
+    faults_of(cloud)["CancelarPagamentoFunction"] = faults.function_error
     # When the order is placed
     interrupted = order(api, book["id"], quantidade=2, key="retomar-1")
     # Then it is not concluded, holds its reservation as PENDENTE, and says so
@@ -175,7 +180,7 @@ def test_an_order_interrupted_midway_stays_pending_and_a_retry_finishes_it(api: 
     assert api.get(f"/ordens/{interrupted.json()['id']}").json()["status"] == "PENDENTE"
     assert stock_of(api, book["id"]) == 3
     # When the dependencies are back and the client retries with the same key
-    gateway.faults.clear()
+    faults_of(cloud).clear()
     finished = order(api, book["id"], quantidade=2, key="retomar-1")
     # Then the same order concludes with the payment that was made: one charge, the stock taken once
     assert finished.status_code == 201
@@ -185,16 +190,16 @@ def test_an_order_interrupted_midway_stays_pending_and_a_retry_finishes_it(api: 
     assert count(db, "pagamentos", "pagamentos") == 1
 
 
-def test_an_order_that_cannot_release_its_stock_stays_pending_until_a_retry(api: httpx.Client, gateway: Gateway, db: DB) -> None:
+def test_an_order_that_cannot_release_its_stock_stays_pending_until_a_retry(api: httpx.Client, cloud: LocalCloud, db: DB) -> None:
     # Given payments failing (then cancelled) and books unable to release the reservation
     book = new_book(api, estoque=5)
-    gateway.faults["CriarPagamentoFunction"] = faults.answers_500
-    gateway.faults["LiberarReservaFunction"] = faults.answers_500
+    faults_of(cloud)["CriarPagamentoFunction"] = faults.function_error
+    faults_of(cloud)["LiberarReservaFunction"] = faults.function_error
     interrupted = order(api, book["id"], quantidade=2, key="retomar-2")
     assert (interrupted.status_code, interrupted.json()["status"]) == (502, "PENDENTE")
     assert stock_of(api, book["id"]) == 3
     # When the client retries once books is back
-    gateway.faults.clear()
+    faults_of(cloud).clear()
     finished = order(api, book["id"], quantidade=2, key="retomar-2")
     # Then the order ends NAO_CONCLUIDA, its stock back, and no charge (the payment was cancelled)
     assert finished.json()["id"] == interrupted.json()["id"]
