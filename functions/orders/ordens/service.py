@@ -21,10 +21,8 @@ from uuid import UUID, uuid4
 from aws_lambda_powertools import Logger
 
 from bookstore_shared import telemetry
-from bookstore_shared.database import Connection, Database
 from bookstore_shared.http_client import DependencyError, Failure
-from ordens import repository
-from ordens.clients import LivrosClient, PagamentoRemoto, PagamentosClient, Reservou
+from ordens.clients import PagamentoRemoto, Reservou
 from ordens.errors import (
     ChaveDeIdempotenciaReutilizada,
     DependenciaIndisponivel,
@@ -33,6 +31,7 @@ from ordens.errors import (
     status_for,
 )
 from ordens.models import Motivo, NovaOrdem, OrdemRegistrada, StatusOrdem
+from ordens.ports import LivrosApi, OrdensRepository, PagamentosApi
 
 T = TypeVar("T")
 
@@ -40,14 +39,14 @@ ORDERS = telemetry.meter().create_counter("bookstore.orders", unit="{order}", de
 
 
 class Ordens:
-    def __init__(self, database: Database, livros: LivrosClient, pagamentos: PagamentosClient, logger: Logger) -> None:
+    def __init__(self, repository: OrdensRepository, livros: LivrosApi, pagamentos: PagamentosApi, logger: Logger) -> None:
         self._logger = logger
-        self._database = database
+        self._repository = repository
         self._livros = livros
         self._pagamentos = pagamentos
 
     def obter(self, ordem_id: UUID) -> OrdemRegistrada:
-        ordem = self._database.run(lambda connection: repository.select_ordem(connection, ordem_id))
+        ordem = self._repository.select_ordem(ordem_id)
         if ordem is None:
             raise OrdemNaoEncontrada()
         return ordem
@@ -55,7 +54,7 @@ class Ordens:
     def criar(self, pedido: NovaOrdem, idempotency_key: str | None) -> tuple[OrdemRegistrada, int]:
         """Places the order; returns it with the HTTP status its answer gets."""
         if idempotency_key is not None:
-            anterior = self._database.run(lambda connection: repository.select_ordem_da_chave(connection, idempotency_key))
+            anterior = self._repository.select_ordem_da_chave(idempotency_key)
             if anterior is not None:
                 return self._repetir(anterior, pedido)
 
@@ -71,10 +70,10 @@ class Ordens:
             valor_total=(livro.preco * pedido.quantidade).quantize(Decimal("0.01")),
             status=StatusOrdem.PENDENTE,
         )
-        if not self._database.run(lambda connection: repository.insert_ordem(connection, ordem)):
+        if not self._repository.insert_ordem(ordem):
             # Another request with the same key won the race: answer as its retry.
             assert idempotency_key is not None
-            anterior = self._database.run(lambda connection: repository.select_ordem_da_chave(connection, idempotency_key))
+            anterior = self._repository.select_ordem_da_chave(idempotency_key)
             assert anterior is not None
             return self._repetir(anterior, pedido)
         self._logger.info("ordem registrada", extra={"ordem_id": str(ordem.id), "livro_id": ordem.livro_id})
@@ -171,14 +170,11 @@ class Ordens:
     def _finish(
         self, ordem: OrdemRegistrada, status: StatusOrdem, motivo: Motivo | None, pagamento_id: UUID | None, http_status: int
     ) -> tuple[OrdemRegistrada, int]:
-        def work(connection: Connection) -> OrdemRegistrada | None:
-            if repository.finish_ordem(connection, ordem.id, status, motivo, pagamento_id, http_status):
-                return None
-            return repository.select_ordem(connection, ordem.id)
-
-        concurrent = self._database.run(work)
-        if concurrent is not None:
+        if not self._repository.update_ordem_pendente(ordem.id, status, motivo, pagamento_id, http_status):
             # A concurrent retry finished it first; both saw the same idempotent answers.
+            # (A finished order never changes again, so reading it back in a transaction of its own is safe.)
+            concurrent = self._repository.select_ordem(ordem.id)
+            assert concurrent is not None
             assert concurrent.http_status is not None
             return concurrent, concurrent.http_status
         self._logger.info("ordem finalizada", extra={"ordem_id": str(ordem.id), "status": status.value, "motivo": motivo})
