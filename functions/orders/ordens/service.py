@@ -58,7 +58,7 @@ class Ordens:
             if anterior is not None:
                 return self._repetir(anterior, pedido)
 
-        livro = self._call(Motivo.CADASTRO_DE_LIVROS_INDISPONIVEL, lambda: self._livros.obter(pedido.livro_id))
+        livro = self._chamar(Motivo.CADASTRO_DE_LIVROS_INDISPONIVEL, lambda: self._livros.obter(pedido.livro_id))
         if livro is None:
             raise LivroNaoEncontrado()
 
@@ -81,7 +81,7 @@ class Ordens:
 
         if livro.estoque < pedido.quantidade:
             # Quick refusal from the validation step; the reservation below is what guarantees it.
-            return self._finish(ordem, StatusOrdem.NAO_CONCLUIDA, Motivo.ESTOQUE_INSUFICIENTE, None, 409)
+            return self._finalizar(ordem, StatusOrdem.NAO_CONCLUIDA, Motivo.ESTOQUE_INSUFICIENTE, None, 409)
         return self._processar(ordem, pedido)
 
     def _repetir(self, anterior: OrdemRegistrada, pedido: NovaOrdem) -> tuple[OrdemRegistrada, int]:
@@ -98,21 +98,21 @@ class Ordens:
             reservou = self._livros.reservar(ordem.livro_id, ordem.id, ordem.quantidade)
         except DependencyError as error:
             # A timed-out reservation may have been made: release it before giving up.
-            return self._abandon(ordem, Motivo.CADASTRO_DE_LIVROS_INDISPONIVEL, error)
+            return self._abandonar(ordem, Motivo.CADASTRO_DE_LIVROS_INDISPONIVEL, error)
         if reservou is Reservou.SEM_ESTOQUE:
-            return self._finish(ordem, StatusOrdem.NAO_CONCLUIDA, Motivo.ESTOQUE_INSUFICIENTE, None, 409)
+            return self._finalizar(ordem, StatusOrdem.NAO_CONCLUIDA, Motivo.ESTOQUE_INSUFICIENTE, None, 409)
         if reservou is Reservou.LIVRO_NAO_EXISTE:
-            return self._finish(ordem, StatusOrdem.NAO_CONCLUIDA, Motivo.LIVRO_NAO_ENCONTRADO, None, 404)
+            return self._finalizar(ordem, StatusOrdem.NAO_CONCLUIDA, Motivo.LIVRO_NAO_ENCONTRADO, None, 404)
 
         try:
-            pagamento = self._charge(ordem, pedido)
+            pagamento = self._cobrar(ordem, pedido)
         except DependencyError as error:
-            return self._give_up_payment(ordem, error)
+            return self._desistir_do_pagamento(ordem, error)
         if not pagamento.aprovado:
-            return self._release_then_finish(ordem, Motivo.PAGAMENTO_RECUSADO, pagamento.id, 402, cause=None)
-        return self._finish(ordem, StatusOrdem.CONCLUIDA, None, pagamento.id, 201)
+            return self._liberar_e_finalizar(ordem, Motivo.PAGAMENTO_RECUSADO, pagamento.id, 402, cause=None)
+        return self._finalizar(ordem, StatusOrdem.CONCLUIDA, None, pagamento.id, 201)
 
-    def _charge(self, ordem: OrdemRegistrada, pedido: NovaOrdem) -> PagamentoRemoto:
+    def _cobrar(self, ordem: OrdemRegistrada, pedido: NovaOrdem) -> PagamentoRemoto:
         """Charges the card, asking once more if the first call fails (payments are idempotent per
         order, so that never charges twice). A second failure is raised from the first."""
         try:
@@ -124,14 +124,14 @@ class Ordens:
             except DependencyError as second:
                 raise second from first
 
-    def _give_up_payment(self, ordem: OrdemRegistrada, error: DependencyError) -> tuple[OrdemRegistrada, int]:
+    def _desistir_do_pagamento(self, ordem: OrdemRegistrada, error: DependencyError) -> tuple[OrdemRegistrada, int]:
         """Payments did not answer. If a call may have reached it (a timeout, a 5xx), the card may
         have been charged: cancel the payment first, so an order that does not conclude is never
         charged; if even that fails, the order stays PENDENTE for a retry to settle."""
         attempts = [error, error.__cause__]
         uncertain = any(isinstance(attempt, DependencyError) and attempt.failure is not Failure.UNAVAILABLE for attempt in attempts)
         if not uncertain:
-            return self._abandon(ordem, Motivo.PAGAMENTO_INDISPONIVEL, error)
+            return self._abandonar(ordem, Motivo.PAGAMENTO_INDISPONIVEL, error)
         try:
             pagamento_id = self._pagamentos.cancelar(ordem.id)
         except DependencyError as cancel_error:
@@ -139,16 +139,16 @@ class Ordens:
                 "não foi possível cancelar o pagamento; ordem fica pendente",
                 extra={"ordem_id": str(ordem.id), "falha": cancel_error.failure.value},
             )
-            return self._stay_pending(ordem, Motivo.PAGAMENTO_INDISPONIVEL, None), status_for(error)
-        return self._release_then_finish(ordem, Motivo.PAGAMENTO_INDISPONIVEL, pagamento_id, status_for(error), cause=error)
+            return self._manter_pendente(ordem, Motivo.PAGAMENTO_INDISPONIVEL, None), status_for(error)
+        return self._liberar_e_finalizar(ordem, Motivo.PAGAMENTO_INDISPONIVEL, pagamento_id, status_for(error), cause=error)
 
-    def _abandon(self, ordem: OrdemRegistrada, motivo: Motivo, error: DependencyError) -> tuple[OrdemRegistrada, int]:
+    def _abandonar(self, ordem: OrdemRegistrada, motivo: Motivo, error: DependencyError) -> tuple[OrdemRegistrada, int]:
         self._logger.warning(
             "dependência falhou", extra={"ordem_id": str(ordem.id), "dependencia": error.dependency, "falha": error.failure.value}
         )
-        return self._release_then_finish(ordem, motivo, None, status_for(error), cause=error)
+        return self._liberar_e_finalizar(ordem, motivo, None, status_for(error), cause=error)
 
-    def _release_then_finish(
+    def _liberar_e_finalizar(
         self, ordem: OrdemRegistrada, motivo: Motivo, pagamento_id: UUID | None, http_status: int, cause: DependencyError | None
     ) -> tuple[OrdemRegistrada, int]:
         try:
@@ -159,15 +159,15 @@ class Ordens:
                 "não foi possível liberar o estoque; ordem fica pendente",
                 extra={"ordem_id": str(ordem.id), "falha": release_error.failure.value},
             )
-            return self._stay_pending(ordem, motivo, pagamento_id), status_for(cause or release_error)
-        return self._finish(ordem, StatusOrdem.NAO_CONCLUIDA, motivo, pagamento_id, http_status)
+            return self._manter_pendente(ordem, motivo, pagamento_id), status_for(cause or release_error)
+        return self._finalizar(ordem, StatusOrdem.NAO_CONCLUIDA, motivo, pagamento_id, http_status)
 
     @staticmethod
-    def _stay_pending(ordem: OrdemRegistrada, motivo: Motivo, pagamento_id: UUID | None) -> OrdemRegistrada:
+    def _manter_pendente(ordem: OrdemRegistrada, motivo: Motivo, pagamento_id: UUID | None) -> OrdemRegistrada:
         """The answer for an order left PENDENTE: why it stopped, as it is stored (unchanged)."""
         return ordem.model_copy(update={"motivo": motivo, "pagamento_id": pagamento_id})
 
-    def _finish(
+    def _finalizar(
         self, ordem: OrdemRegistrada, status: StatusOrdem, motivo: Motivo | None, pagamento_id: UUID | None, http_status: int
     ) -> tuple[OrdemRegistrada, int]:
         if not self._repository.update_ordem_pendente(ordem.id, status, motivo, pagamento_id, http_status):
@@ -184,7 +184,7 @@ class Ordens:
         final = ordem.model_copy(update={"status": status, "motivo": motivo, "pagamento_id": pagamento_id, "http_status": http_status})
         return final, http_status
 
-    def _call(self, motivo: Motivo, call: Callable[[], T]) -> T:
+    def _chamar(self, motivo: Motivo, call: Callable[[], T]) -> T:
         """A call made before the order is recorded: a failure leaves nothing to clean up."""
         try:
             return call()
