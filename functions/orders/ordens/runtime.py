@@ -11,6 +11,7 @@ from bookstore_shared.runtime import ServiceRuntime
 from bookstore_shared.settings import ServiceSettings
 from ordens.clients import LivrosClient, PagamentosClient
 from ordens.errors import register_error_handlers
+from ordens.repository import PostgresOrdensRepository
 from ordens.service import Ordens
 
 
@@ -27,7 +28,7 @@ logger = runtime.logger
 new_app = runtime.new_app
 _settings = runtime.settings
 ordens = Ordens(
-    runtime.database,
+    PostgresOrdensRepository(runtime.database),
     LivrosClient(ServiceClient("cadastro-de-livros", str(_settings.livros_api_url), _settings.http_timeout_seconds)),
     PagamentosClient(ServiceClient("pagamento", str(_settings.pagamentos_api_url), _settings.http_timeout_seconds)),
     logger,

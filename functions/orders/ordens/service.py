@@ -21,10 +21,8 @@ from uuid import UUID, uuid4
 from aws_lambda_powertools import Logger
 
 from bookstore_shared import telemetry
-from bookstore_shared.database import Connection, Database
 from bookstore_shared.http_client import DependencyError, Failure
-from ordens import repository
-from ordens.clients import LivrosClient, PagamentoRemoto, PagamentosClient, Reservou
+from ordens.clients import PagamentoRemoto, Reservou
 from ordens.errors import (
     ChaveDeIdempotenciaReutilizada,
     DependenciaIndisponivel,
@@ -33,6 +31,7 @@ from ordens.errors import (
     status_for,
 )
 from ordens.models import Motivo, NovaOrdem, OrdemRegistrada, StatusOrdem
+from ordens.ports import LivrosApi, OrdensRepository, PagamentosApi
 
 T = TypeVar("T")
 
@@ -40,14 +39,14 @@ ORDERS = telemetry.meter().create_counter("bookstore.orders", unit="{order}", de
 
 
 class Ordens:
-    def __init__(self, database: Database, livros: LivrosClient, pagamentos: PagamentosClient, logger: Logger) -> None:
+    def __init__(self, repository: OrdensRepository, livros: LivrosApi, pagamentos: PagamentosApi, logger: Logger) -> None:
         self._logger = logger
-        self._database = database
+        self._repository = repository
         self._livros = livros
         self._pagamentos = pagamentos
 
     def obter(self, ordem_id: UUID) -> OrdemRegistrada:
-        ordem = self._database.run(lambda connection: repository.select_ordem(connection, ordem_id))
+        ordem = self._repository.select_ordem(ordem_id)
         if ordem is None:
             raise OrdemNaoEncontrada()
         return ordem
@@ -55,11 +54,11 @@ class Ordens:
     def criar(self, pedido: NovaOrdem, idempotency_key: str | None) -> tuple[OrdemRegistrada, int]:
         """Places the order; returns it with the HTTP status its answer gets."""
         if idempotency_key is not None:
-            anterior = self._database.run(lambda connection: repository.select_ordem_da_chave(connection, idempotency_key))
+            anterior = self._repository.select_ordem_da_chave(idempotency_key)
             if anterior is not None:
                 return self._repetir(anterior, pedido)
 
-        livro = self._call(Motivo.CADASTRO_DE_LIVROS_INDISPONIVEL, lambda: self._livros.obter(pedido.livro_id))
+        livro = self._chamar(Motivo.CADASTRO_DE_LIVROS_INDISPONIVEL, lambda: self._livros.obter(pedido.livro_id))
         if livro is None:
             raise LivroNaoEncontrado()
 
@@ -71,10 +70,10 @@ class Ordens:
             valor_total=(livro.preco * pedido.quantidade).quantize(Decimal("0.01")),
             status=StatusOrdem.PENDENTE,
         )
-        if not self._database.run(lambda connection: repository.insert_ordem(connection, ordem)):
+        if not self._repository.insert_ordem(ordem):
             # Another request with the same key won the race: answer as its retry.
             assert idempotency_key is not None
-            anterior = self._database.run(lambda connection: repository.select_ordem_da_chave(connection, idempotency_key))
+            anterior = self._repository.select_ordem_da_chave(idempotency_key)
             assert anterior is not None
             return self._repetir(anterior, pedido)
         self._logger.info("ordem registrada", extra={"ordem_id": str(ordem.id), "livro_id": ordem.livro_id})
@@ -82,7 +81,7 @@ class Ordens:
 
         if livro.estoque < pedido.quantidade:
             # Quick refusal from the validation step; the reservation below is what guarantees it.
-            return self._finish(ordem, StatusOrdem.NAO_CONCLUIDA, Motivo.ESTOQUE_INSUFICIENTE, None, 409)
+            return self._finalizar(ordem, StatusOrdem.NAO_CONCLUIDA, Motivo.ESTOQUE_INSUFICIENTE, None, 409)
         return self._processar(ordem, pedido)
 
     def _repetir(self, anterior: OrdemRegistrada, pedido: NovaOrdem) -> tuple[OrdemRegistrada, int]:
@@ -99,21 +98,21 @@ class Ordens:
             reservou = self._livros.reservar(ordem.livro_id, ordem.id, ordem.quantidade)
         except DependencyError as error:
             # A timed-out reservation may have been made: release it before giving up.
-            return self._abandon(ordem, Motivo.CADASTRO_DE_LIVROS_INDISPONIVEL, error)
+            return self._abandonar(ordem, Motivo.CADASTRO_DE_LIVROS_INDISPONIVEL, error)
         if reservou is Reservou.SEM_ESTOQUE:
-            return self._finish(ordem, StatusOrdem.NAO_CONCLUIDA, Motivo.ESTOQUE_INSUFICIENTE, None, 409)
+            return self._finalizar(ordem, StatusOrdem.NAO_CONCLUIDA, Motivo.ESTOQUE_INSUFICIENTE, None, 409)
         if reservou is Reservou.LIVRO_NAO_EXISTE:
-            return self._finish(ordem, StatusOrdem.NAO_CONCLUIDA, Motivo.LIVRO_NAO_ENCONTRADO, None, 404)
+            return self._finalizar(ordem, StatusOrdem.NAO_CONCLUIDA, Motivo.LIVRO_NAO_ENCONTRADO, None, 404)
 
         try:
-            pagamento = self._charge(ordem, pedido)
+            pagamento = self._cobrar(ordem, pedido)
         except DependencyError as error:
-            return self._give_up_payment(ordem, error)
+            return self._desistir_do_pagamento(ordem, error)
         if not pagamento.aprovado:
-            return self._release_then_finish(ordem, Motivo.PAGAMENTO_RECUSADO, pagamento.id, 402, cause=None)
-        return self._finish(ordem, StatusOrdem.CONCLUIDA, None, pagamento.id, 201)
+            return self._liberar_e_finalizar(ordem, Motivo.PAGAMENTO_RECUSADO, pagamento.id, 402, cause=None)
+        return self._finalizar(ordem, StatusOrdem.CONCLUIDA, None, pagamento.id, 201)
 
-    def _charge(self, ordem: OrdemRegistrada, pedido: NovaOrdem) -> PagamentoRemoto:
+    def _cobrar(self, ordem: OrdemRegistrada, pedido: NovaOrdem) -> PagamentoRemoto:
         """Charges the card, asking once more if the first call fails (payments are idempotent per
         order, so that never charges twice). A second failure is raised from the first."""
         try:
@@ -125,14 +124,14 @@ class Ordens:
             except DependencyError as second:
                 raise second from first
 
-    def _give_up_payment(self, ordem: OrdemRegistrada, error: DependencyError) -> tuple[OrdemRegistrada, int]:
+    def _desistir_do_pagamento(self, ordem: OrdemRegistrada, error: DependencyError) -> tuple[OrdemRegistrada, int]:
         """Payments did not answer. If a call may have reached it (a timeout, a 5xx), the card may
         have been charged: cancel the payment first, so an order that does not conclude is never
         charged; if even that fails, the order stays PENDENTE for a retry to settle."""
         attempts = [error, error.__cause__]
         uncertain = any(isinstance(attempt, DependencyError) and attempt.failure is not Failure.UNAVAILABLE for attempt in attempts)
         if not uncertain:
-            return self._abandon(ordem, Motivo.PAGAMENTO_INDISPONIVEL, error)
+            return self._abandonar(ordem, Motivo.PAGAMENTO_INDISPONIVEL, error)
         try:
             pagamento_id = self._pagamentos.cancelar(ordem.id)
         except DependencyError as cancel_error:
@@ -140,16 +139,16 @@ class Ordens:
                 "não foi possível cancelar o pagamento; ordem fica pendente",
                 extra={"ordem_id": str(ordem.id), "falha": cancel_error.failure.value},
             )
-            return self._stay_pending(ordem, Motivo.PAGAMENTO_INDISPONIVEL, None), status_for(error)
-        return self._release_then_finish(ordem, Motivo.PAGAMENTO_INDISPONIVEL, pagamento_id, status_for(error), cause=error)
+            return self._manter_pendente(ordem, Motivo.PAGAMENTO_INDISPONIVEL, None), status_for(error)
+        return self._liberar_e_finalizar(ordem, Motivo.PAGAMENTO_INDISPONIVEL, pagamento_id, status_for(error), cause=error)
 
-    def _abandon(self, ordem: OrdemRegistrada, motivo: Motivo, error: DependencyError) -> tuple[OrdemRegistrada, int]:
+    def _abandonar(self, ordem: OrdemRegistrada, motivo: Motivo, error: DependencyError) -> tuple[OrdemRegistrada, int]:
         self._logger.warning(
             "dependência falhou", extra={"ordem_id": str(ordem.id), "dependencia": error.dependency, "falha": error.failure.value}
         )
-        return self._release_then_finish(ordem, motivo, None, status_for(error), cause=error)
+        return self._liberar_e_finalizar(ordem, motivo, None, status_for(error), cause=error)
 
-    def _release_then_finish(
+    def _liberar_e_finalizar(
         self, ordem: OrdemRegistrada, motivo: Motivo, pagamento_id: UUID | None, http_status: int, cause: DependencyError | None
     ) -> tuple[OrdemRegistrada, int]:
         try:
@@ -160,25 +159,22 @@ class Ordens:
                 "não foi possível liberar o estoque; ordem fica pendente",
                 extra={"ordem_id": str(ordem.id), "falha": release_error.failure.value},
             )
-            return self._stay_pending(ordem, motivo, pagamento_id), status_for(cause or release_error)
-        return self._finish(ordem, StatusOrdem.NAO_CONCLUIDA, motivo, pagamento_id, http_status)
+            return self._manter_pendente(ordem, motivo, pagamento_id), status_for(cause or release_error)
+        return self._finalizar(ordem, StatusOrdem.NAO_CONCLUIDA, motivo, pagamento_id, http_status)
 
     @staticmethod
-    def _stay_pending(ordem: OrdemRegistrada, motivo: Motivo, pagamento_id: UUID | None) -> OrdemRegistrada:
+    def _manter_pendente(ordem: OrdemRegistrada, motivo: Motivo, pagamento_id: UUID | None) -> OrdemRegistrada:
         """The answer for an order left PENDENTE: why it stopped, as it is stored (unchanged)."""
         return ordem.model_copy(update={"motivo": motivo, "pagamento_id": pagamento_id})
 
-    def _finish(
+    def _finalizar(
         self, ordem: OrdemRegistrada, status: StatusOrdem, motivo: Motivo | None, pagamento_id: UUID | None, http_status: int
     ) -> tuple[OrdemRegistrada, int]:
-        def work(connection: Connection) -> OrdemRegistrada | None:
-            if repository.finish_ordem(connection, ordem.id, status, motivo, pagamento_id, http_status):
-                return None
-            return repository.select_ordem(connection, ordem.id)
-
-        concurrent = self._database.run(work)
-        if concurrent is not None:
+        if not self._repository.update_ordem_pendente(ordem.id, status, motivo, pagamento_id, http_status):
             # A concurrent retry finished it first; both saw the same idempotent answers.
+            # (A finished order never changes again, so reading it back in a transaction of its own is safe.)
+            concurrent = self._repository.select_ordem(ordem.id)
+            assert concurrent is not None
             assert concurrent.http_status is not None
             return concurrent, concurrent.http_status
         self._logger.info("ordem finalizada", extra={"ordem_id": str(ordem.id), "status": status.value, "motivo": motivo})
@@ -188,7 +184,7 @@ class Ordens:
         final = ordem.model_copy(update={"status": status, "motivo": motivo, "pagamento_id": pagamento_id, "http_status": http_status})
         return final, http_status
 
-    def _call(self, motivo: Motivo, call: Callable[[], T]) -> T:
+    def _chamar(self, motivo: Motivo, call: Callable[[], T]) -> T:
         """A call made before the order is recorded: a failure leaves nothing to clean up."""
         try:
             return call()
