@@ -52,10 +52,14 @@ bench: install ## Benchmarks (not tests): latency and cold starts through the lo
 # --- The Docker path (needs Docker; see README "Three ways to run Bookstore") ---------------
 COMPOSE := docker compose -f localstack/docker-compose.yml
 
-up: ## Docker: start PostgreSQL, LocalStack, the Collector and Jaeger (writes localstack/.env once)
+# LocalStack keeps no state across restarts, so every `make up` provisions again, from the host
+# and from template.yaml: roles (their passwords rotate), databases, migrations, secrets.
+up: install ## Docker: start PostgreSQL, LocalStack, the Collector and Jaeger, then provision the template's services
 	localstack/env.sh
 	mkdir -p .local/telemetry
+	$(PY) -m bookstore_dev.services sam-local-env > localstack/sam-local.env.json
 	$(COMPOSE) up -d --wait
+	PYTHON=$(PY) localstack/provision.sh
 
 deploy: install ## Docker: build and deploy template.yaml into LocalStack, print the API URLs
 	PYTHON=$(PY) localstack/deploy.sh

@@ -16,13 +16,24 @@ A service with no `<PACKAGE>_DB_SECRET_NAME` variable has no database. Adding a 
 its folder and its template entries: every tool (provisioning, the local cloud's start-up, the
 Docker path, the tests' clean-up, lint and type-check paths) reads this list.
 
+Where other services reach an API: a template parameter named `<ApiLogicalId>Url` (LivrosApiUrl
+for LivrosApi) overrides it; empty, the functions use this stack's own URL of that API. Tools
+that deploy somewhere else (the Docker path's `localstack/deploy.sh`, `make sam-local`) set these
+parameters, or the variables that reference them, by this convention instead of by name.
+
     python -m bookstore_dev.services [--template T] paths     code folders and layers, one per line
     python -m bookstore_dev.services [--template T] list      one service per line, tab-separated
+    python -m bookstore_dev.services [--template T] apis      one API per line: logical id, service.name,
+                                                              its `<ApiLogicalId>Url` parameter or -
+    python -m bookstore_dev.services [--template T] sam-local-env [--url U]
+        the `sam local --env-vars` file (JSON) pointing every variable that references an API's
+        `<ApiLogicalId>Url` parameter at U (default http://host.docker.internal:3000)
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,18 +131,61 @@ def _one(values: set[Any], code_uri: str, what: str) -> Any:
     return next(iter(values))
 
 
+def url_parameter(api: str, template: Path = TEMPLATE) -> str | None:
+    """The `<ApiLogicalId>Url` parameter that overrides where other services reach `api`, if the template has one."""
+    name = f"{api}Url"
+    return name if name in load(template).get("Parameters", {}) else None
+
+
+def apis(template: Path = TEMPLATE) -> list[tuple[str, Service, str | None]]:
+    """Each API of a service: (logical id, its service, its `<ApiLogicalId>Url` parameter or None)."""
+    return [(service.api, service, url_parameter(service.api, template)) for service in services(template) if service.api]
+
+
+def variables_referencing(parameter: str, template: Path = TEMPLATE) -> list[str]:
+    """The functions' environment variables whose value refers to `parameter` (by Ref, anywhere inside)."""
+    found: list[str] = []
+    for resource in load(template)["Resources"].values():
+        if resource["Type"] == FUNCTION:
+            for variable, value in resource["Properties"].get("Environment", {}).get("Variables", {}).items():
+                if _refers_to(value, parameter) and variable not in found:
+                    found.append(variable)
+    return found
+
+
+def _refers_to(value: Any, parameter: str) -> bool:
+    if isinstance(value, dict):
+        return value.get("Ref") == parameter or any(_refers_to(each, parameter) for each in value.values())
+    if isinstance(value, list):
+        return any(_refers_to(each, parameter) for each in value)
+    return False
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--template", type=Path, default=TEMPLATE)
-    parser.add_argument("command", choices=["paths", "list"])
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("paths", help="code folders and layers")
+    commands.add_parser("list", help="the services")
+    commands.add_parser("apis", help="the APIs and their URL parameters")
+    sam_local = commands.add_parser("sam-local-env", help="the `sam local --env-vars` file")
+    sam_local.add_argument("--url", default="http://host.docker.internal:3000", help="where `sam local` serves every API")
     args = parser.parse_args(argv)
-    found = services(args.template.resolve())
+    template = args.template.resolve()
+    found = services(template)
     if args.command == "paths":
-        for path in [*(service.code for service in found), *layer_paths(args.template.resolve())]:
+        for path in [*(service.code for service in found), *layer_paths(template)]:
             print(path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path)
-    else:
+    elif args.command == "list":
         for service in found:
             print("\t".join([service.name, service.package, str(service.code), service.api or "-", service.secret_name or "-"]))
+    elif args.command == "apis":
+        for api, service, parameter in apis(template):
+            print("\t".join([api, service.name, parameter or "-"]))
+    else:
+        # `sam local start-api` serves every API on one port, so each override points there.
+        variables = [variable for _, _, parameter in apis(template) if parameter for variable in variables_referencing(parameter, template)]
+        print(json.dumps({"Parameters": dict.fromkeys(variables, args.url)}, indent=2))
     return 0
 
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds template.yaml and deploys it into LocalStack with SAM CLI, then prints each API's URL.
-# Two passes: the first creates the APIs; the second tells Ordem de Compra where Cadastro de
-# Livros and Pagamento answer from inside the Docker network (LocalStack's own URLs).
+# Two passes: the first creates the APIs; the second tells the services that call other APIs
+# where those answer from inside the Docker network (LocalStack's own URLs). The APIs come from
+# the template (python -m bookstore_dev.services apis), by its convention: a parameter named
+# `<ApiLogicalId>Url` overrides where other services reach that API.
 #   localstack/deploy.sh                 (make deploy)
 # Environment: LOCALSTACK_ENDPOINT (http://localhost:4566), STACK_NAME (bookstore), STAGE (dev).
 set -euo pipefail
@@ -26,22 +28,32 @@ deploy() {
 }
 
 api_id() {
+    # (stdin closed: it is called inside the loop that reads the list of APIs)
     "$PYTHON" -c 'import sys, boto3
-print(boto3.client("cloudformation").describe_stack_resource(StackName=sys.argv[1], LogicalResourceId=sys.argv[2])["StackResourceDetail"]["PhysicalResourceId"])' "$STACK" "$1"
+print(boto3.client("cloudformation").describe_stack_resource(StackName=sys.argv[1], LogicalResourceId=sys.argv[2])["StackResourceDetail"]["PhysicalResourceId"])' "$STACK" "$1" </dev/null
 }
+
+# One line per API: logical id, service.name, its `<ApiLogicalId>Url` parameter or -.
+apis=$("$PYTHON" -m bookstore_dev.services apis)
 
 "$SAM" build
 deploy
-livros=$(api_id LivrosApi)
-ordens=$(api_id OrdensApi)
-pagamentos=$(api_id PagamentosApi)
 inside="http://localstack:4566/restapis"
-deploy "LivrosApiUrl=$inside/$livros/$STAGE/_user_request_" "PagamentosApiUrl=$inside/$pagamentos/$STAGE/_user_request_"
-
 outside="$AWS_ENDPOINT_URL/restapis"
+overrides=()
+urls=()
+while IFS=$'\t' read -r api name url_parameter; do
+    id=$(api_id "$api")
+    if [ "$url_parameter" != "-" ]; then
+        overrides+=("$url_parameter=$inside/$id/$STAGE/_user_request_")
+    fi
+    urls+=("$(printf '  %-20s %s' "$name" "$outside/$id/$STAGE/_user_request_")")
+done <<<"$apis"
+if [ ${#overrides[@]} -gt 0 ]; then
+    deploy "${overrides[@]}"
+fi
+
 echo
-echo "Bookstore on LocalStack (stack $STACK):"
-echo "  Cadastro de Livros  $outside/$livros/$STAGE/_user_request_/livros"
-echo "  Ordem de Compra     $outside/$ordens/$STAGE/_user_request_/ordens"
-echo "  Pagamento           $outside/$pagamentos/$STAGE/_user_request_/pagamentos"
+echo "Bookstore on LocalStack (stack $STACK), each service.name and its API's base URL:"
+printf '%s\n' "${urls[@]}"
 echo "Traces: http://localhost:16686 (Jaeger), and make traces (.local/telemetry/traces.jsonl)"

