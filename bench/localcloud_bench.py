@@ -28,6 +28,7 @@ from typing import Any
 
 import httpx
 
+from bookstore_dev.startup import HOOK
 from bookstore_dev.template import ROOT
 from localcloud.process import LocalCloudProcess
 
@@ -117,8 +118,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="bookstore-bench-") as state:
-        on = LocalCloudProcess(ROOT / "template.yaml", Path(state) / "on", "--no-watch")
-        off = LocalCloudProcess(ROOT / "template.yaml", Path(state) / "off", "--no-watch", "--parameter-overrides", "OtelSdkDisabled=true")
+        on = LocalCloudProcess(ROOT / "template.yaml", Path(state) / "on", "--no-watch", "--startup", HOOK)
+        off = LocalCloudProcess(
+            ROOT / "template.yaml", Path(state) / "off", "--no-watch", "--startup", HOOK, "--parameter-overrides", "OtelSdkDisabled=true"
+        )
         try:
             on.wait_ready()
             off.wait_ready()

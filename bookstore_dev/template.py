@@ -57,3 +57,9 @@ def layer_paths(template: Path = TEMPLATE) -> list[Path]:
         for resource in load(template)["Resources"].values()
         if resource["Type"] == "AWS::Serverless::LayerVersion"
     ]
+
+
+def function_environment(logical_id: str, template: Path = TEMPLATE) -> dict[str, Any]:
+    """The function's own environment variables (not Globals), intrinsics left unresolved."""
+    variables: dict[str, Any] = load(template)["Resources"][logical_id]["Properties"].get("Environment", {}).get("Variables", {})
+    return variables

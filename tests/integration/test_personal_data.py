@@ -58,7 +58,7 @@ def test_cards_leave_no_trace_in_data_logs_or_spans(
         rows = [
             row
             for (table,) in tables.fetchall()
-            for (row,) in connection.execute(sql.SQL("SELECT row_to_json(t) FROM {} t").format(sql.Identifier(table))).fetchall()
+            for (row,) in connection.execute(sql.SQL("SELECT row_to_json(t) FROM {} t").format(sql.Identifier(str(table)))).fetchall()
         ]
         assert rows, f"{service} should have rows for this check to mean something"
         assert [leak for row in rows for leak in leaks(row)] == []
