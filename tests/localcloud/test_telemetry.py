@@ -104,7 +104,8 @@ def test_a_cold_order_is_one_trace_with_each_functions_cold_start(bookstore_clou
 def test_the_callers_wait_holds_each_callees_init_then_its_server_span(bookstore_cloud: LocalCloudProcess) -> None:
     livro_id = new_book(bookstore_cloud)
     bookstore_cloud.control("recycle")
-    trace_id, _ = order(bookstore_cloud, livro_id)
+    trace_id, response = order(bookstore_cloud, livro_id)
+    assert response.status_code == 201, response.text
     trace = trace_of(bookstore_cloud, trace_id)
     callers = [span for span in trace.spans if span.kind == "client" and span.name in {"GET", "POST"}]  # orders' HTTP calls
     assert len(callers) == 3
@@ -124,7 +125,8 @@ def test_the_callers_wait_holds_each_callees_init_then_its_server_span(bookstore
 def test_a_warm_order_has_no_init_spans(bookstore_cloud: LocalCloudProcess) -> None:
     livro_id = new_book(bookstore_cloud)
     order(bookstore_cloud, livro_id)
-    trace_id, _ = order(bookstore_cloud, livro_id)
+    trace_id, response = order(bookstore_cloud, livro_id)
+    assert response.status_code == 201, response.text
     trace = trace_of(bookstore_cloud, trace_id)
     assert is_complete(trace)
     assert [span for span in trace.spans if span.name == "init"] == []
@@ -133,7 +135,8 @@ def test_a_warm_order_has_no_init_spans(bookstore_cloud: LocalCloudProcess) -> N
 
 def test_server_spans_and_resources_follow_the_semantic_conventions(bookstore_cloud: LocalCloudProcess) -> None:
     livro_id = new_book(bookstore_cloud)
-    trace_id, _ = order(bookstore_cloud, livro_id)
+    trace_id, response = order(bookstore_cloud, livro_id)
+    assert response.status_code == 201, response.text
     trace = trace_of(bookstore_cloud, trace_id)
     expected_service = {"POST /ordens": "ordem-de-compra", "POST /pagamentos": "pagamento"}
     for name, span in servers(trace).items():
