@@ -214,8 +214,9 @@ class LocalCloud:
         return {"recycled": ended}
 
     def status(self) -> dict[str, Any]:
+        """Every execution environment of each function, with its state (initializing, busy, idle, frozen)."""
         return {
-            name: [{"pid": env.pid, "number": env.number, "frozen": env.frozen} for env in pool.environments]
+            name: [{"number": env.number, "pid": env.pid, "state": env.state} for env in pool.environments]
             for name, pool in self.pools.items()
         }
 

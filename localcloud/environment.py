@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
+from typing import Literal
 
 from localcloud.runtime_api import Invocation, Result, RuntimeApi
 
@@ -65,6 +66,9 @@ class InvocationReport:
 
 
 Output = Callable[[str], None]
+# initializing: spawned, the runtime not yet at its first /next; busy: an invocation in flight (until
+# the runtime asks for the next one); idle: the runtime waits for its next event; frozen: SIGSTOPped.
+State = Literal["initializing", "busy", "idle", "frozen"]
 
 
 class ExecutionEnvironment:
@@ -76,10 +80,13 @@ class ExecutionEnvironment:
         self._api = RuntimeApi(on_next=self._runtime_waits)
         self._ready = threading.Event()
         self._frozen = False
-        self._freeze_lock = threading.Lock()
+        self._freeze_lock = threading.Lock()  # also keeps the state's flags consistent with each other
+        self._waiting = False  # the runtime is at /next
+        self._in_flight = False
         self._invoked = False
         self._handed_over = 0  # invocations given to the runtime
         self._dead = False
+        self._api_closed = False
         self._spawned_at = time.monotonic()
         self._ready_at: float | None = None
         self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
@@ -101,11 +108,23 @@ class ExecutionEnvironment:
         return not self._dead and self._process.poll() is None
 
     @property
-    def frozen(self) -> bool:
-        return self._frozen
+    def state(self) -> State:
+        with self._freeze_lock:
+            if not self._ready.is_set():
+                return "initializing"
+            if self._in_flight or not self._waiting:
+                return "busy"
+            return "frozen" if self._frozen else "idle"
 
-    def invoke(self, payload: bytes, trace_id: str | None = None) -> InvocationReport:
+    def invoke(self, payload: bytes) -> InvocationReport:
         """Runs one invocation; the first one waits for the init (and reports its duration)."""
+        self._in_flight = True
+        try:
+            return self._invoke(payload)
+        finally:
+            self._in_flight = False
+
+    def _invoke(self, payload: bytes) -> InvocationReport:
         cold = not self._invoked
         self._invoked = True
         request_id = str(uuid.uuid4())
@@ -117,13 +136,14 @@ class ExecutionEnvironment:
 
         started = time.monotonic()
         deadline = started + self.spec.timeout_s
-        invocation = Invocation(request_id, payload, int((time.time() + self.spec.timeout_s) * 1000), self.spec.arn, trace_id)
+        invocation = Invocation(request_id, payload, int((time.time() + self.spec.timeout_s) * 1000), self.spec.arn)
         with self._freeze_lock:
             # Thaw and hand over under one lock: the runtime's next /next must not freeze it
             # again between the two (it may still be on its way from the previous invocation).
             if self._frozen and self.alive:
                 self._signal(signal.SIGCONT)
             self._frozen = False
+            self._waiting = False
             self._handed_over += 1
             self._api.next_invocation(invocation)
         init_ms = (self._ready_at - self._spawned_at) * 1000 if cold and self._ready_at else None
@@ -144,12 +164,14 @@ class ExecutionEnvironment:
                 return self._finish(self._result_report(result, started, init_ms))
 
     def kill(self) -> None:
-        """Ends the environment at once (a stopped process is killed as well)."""
+        """Ends the environment at once (a stopped process is killed as well); ending it again does nothing."""
         self._dead = True
         if self._process.poll() is None:
             self._signal(signal.SIGKILL)
             self._process.wait()
-        self._api.close()
+        if not self._api_closed:
+            self._api_closed = True
+            self._api.close()
 
     def _signal(self, signum: signal.Signals) -> None:
         # The process may have died since it was last seen alive: nothing left to signal then.
@@ -163,6 +185,7 @@ class ExecutionEnvironment:
             self._ready_at = time.monotonic()
             self._ready.set()
         with self._freeze_lock:
+            self._waiting = True
             if self._freeze and self._handed_over and self.alive and not self._api.has_pending_invocation():
                 # As on AWS: once the runtime asks for the next event, the environment is frozen
                 # until one arrives. Background threads (span exporters included) stop with it.

@@ -37,32 +37,36 @@ class FunctionPool:
         self._freeze = freeze
         self._throttle_wait_s = throttle_wait_s
         self._idle: list[_Idle] = []  # most recently used last: reused first, as Lambda does
-        self._busy = 0
+        self._busy: dict[ExecutionEnvironment, int] = {}  # invocation in flight -> its generation
+        self._starting = 0  # slots taken by environments being spawned
         self._started = 0
         self._generation = 0  # bumped by recycle(): environments of older generations retire
         self._changed = threading.Condition()
         self._closed = False
 
-    def invoke(self, payload: bytes, trace_id: str | None = None) -> InvocationReport:
-        environment, generation = self._acquire()
+    def invoke(self, payload: bytes) -> InvocationReport:
+        environment = self._acquire()
         try:
-            report = environment.invoke(payload, trace_id)
+            report = environment.invoke(payload)
         except BaseException:
             # A bug here, not the function's: end that environment and give its slot back.
-            environment.kill()
-            with self._changed:
-                self._busy -= 1
-                self._changed.notify()
+            self._release(environment, reusable=False)
             raise
-        with self._changed:
-            self._busy -= 1
-            if report.outcome not in {Outcome.TIMEOUT, Outcome.CRASH, Outcome.INIT_ERROR}:
-                if generation == self._generation and not self._closed:
-                    self._idle.append(_Idle(environment, time.monotonic(), generation))
-                else:
-                    environment.kill()
-            self._changed.notify()
+        # A timed-out, crashed or never-ready environment has already ended itself.
+        self._release(environment, reusable=report.outcome not in {Outcome.TIMEOUT, Outcome.CRASH, Outcome.INIT_ERROR})
         return report
+
+    def _release(self, environment: ExecutionEnvironment, reusable: bool) -> None:
+        with self._changed:
+            if reusable and self._busy[environment] == self._generation and not self._closed:
+                del self._busy[environment]
+                self._idle.append(_Idle(environment, time.monotonic(), self._generation))
+                self._changed.notify()
+                return
+        environment.kill()  # outside the lock (ending a process takes a while); its slot is free once it has ended
+        with self._changed:
+            del self._busy[environment]
+            self._changed.notify()
 
     def reap_idle(self, idle_timeout_s: float) -> int:
         now = time.monotonic()
@@ -89,31 +93,43 @@ class FunctionPool:
 
     @property
     def environments(self) -> list[ExecutionEnvironment]:
+        """Every environment of the function: starting, busy and idle, in the order they started."""
         with self._changed:
-            return [idle.environment for idle in self._idle]
+            environments = [*self._busy, *(idle.environment for idle in self._idle)]
+        return sorted(environments, key=lambda environment: environment.number)
 
-    def _acquire(self) -> tuple[ExecutionEnvironment, int]:
+    def _acquire(self) -> ExecutionEnvironment:
         deadline = time.monotonic() + self._throttle_wait_s
-        with self._changed:
-            while True:
-                while self._idle:
-                    idle = self._idle.pop()
-                    if idle.environment.alive:
-                        self._busy += 1
-                        return idle.environment, idle.generation
-                if self._busy < self.limit:
-                    self._busy += 1
-                    self._started += 1
-                    number, generation = self._started, self._generation
-                    break
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise Throttled(self.spec.name)
-                self._changed.wait(remaining)
+        ended: list[ExecutionEnvironment] = []
         try:
-            return ExecutionEnvironment(self.spec, number, self._output, self._freeze), generation
+            with self._changed:
+                while True:
+                    while self._idle:
+                        idle = self._idle.pop()
+                        if idle.environment.alive:
+                            self._busy[idle.environment] = idle.generation
+                            return idle.environment
+                        ended.append(idle.environment)  # died while idle: its Runtime API is closed below
+                    if len(self._busy) + self._starting < self.limit:
+                        self._starting += 1
+                        self._started += 1
+                        number, generation = self._started, self._generation
+                        break
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise Throttled(self.spec.name)
+                    self._changed.wait(remaining)
+        finally:
+            for environment in ended:
+                environment.kill()
+        try:
+            environment = ExecutionEnvironment(self.spec, number, self._output, self._freeze)
         except BaseException:
             with self._changed:
-                self._busy -= 1
+                self._starting -= 1
                 self._changed.notify()
             raise
+        with self._changed:
+            self._starting -= 1
+            self._busy[environment] = generation
+        return environment

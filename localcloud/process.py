@@ -3,24 +3,41 @@ prints: used by the tests and the benchmark."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import secrets
 import signal
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 
 from bookstore_dev.template import ROOT
 from localcloud.net import free_port
+from localcloud.traceview import Span, read_traces
 
 # The environments' packages are installed once per checkout and shared by every test run.
 BUILD_DIR = ROOT / ".local" / "build"
+T = TypeVar("T")
 REPORT = re.compile(r"^\[(?P<function>\w+)\] REPORT RequestId: (?P<request_id>\S+)\t(?P<fields>.*)$")
+
+
+def wait_until(condition: Callable[[], T | None], what: str, timeout_s: float = 15) -> T:
+    """The first value of `condition` that is neither None nor False, polled until the deadline
+    (then TimeoutError saying `what` was awaited)."""
+    deadline = time.monotonic() + timeout_s
+    while (value := condition()) is None or value is False:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"not within {timeout_s:g} s: {what}")
+        time.sleep(0.05)
+    return value
 
 
 @dataclass(frozen=True)
@@ -106,19 +123,69 @@ class LocalCloudProcess:
                 )
         return found
 
-    def telemetry(self, name: str = "traces.jsonl", quiet_s: float = 0.3, timeout_s: float = 15) -> Path:
-        """A telemetry file, once the receiver has written what it got (no growth for `quiet_s`):
-        the receiver answers an export first and writes it just after."""
-        directory = self.state_dir / "telemetry"
-        deadline, last, stable_since = time.monotonic() + timeout_s, None, time.monotonic()
-        while time.monotonic() < deadline:
-            sizes = tuple(sorted((path.name, path.stat().st_size) for path in directory.glob("*.jsonl")))
-            if sizes != last:
-                last, stable_since = sizes, time.monotonic()
-            elif time.monotonic() - stable_since >= quiet_s:
-                break
-            time.sleep(0.05)
-        return directory / name
+    @property
+    def telemetry_dir(self) -> Path:
+        return self.state_dir / "telemetry"
+
+    def spans(self) -> list[Span]:
+        """Every span the receiver has written so far."""
+        path = self.telemetry_dir / "traces.jsonl"
+        while True:
+            try:
+                return [span for trace in read_traces([path]) for span in trace.spans]
+            except FileNotFoundError:
+                return []
+            except ValueError:  # a line caught half written: read again
+                time.sleep(0.01)
+
+    def wait_for_spans(self, condition: Callable[[list[Span]], bool], timeout_s: float = 15) -> list[Span]:
+        """Every span written, once `condition` holds for them: the receiver answers an export
+        before it writes it, so an answered request's spans may still be on their way."""
+        last: list[Span] = []
+
+        def holds() -> list[Span] | None:
+            nonlocal last
+            last = self.spans()
+            return last if condition(last) else None
+
+        try:
+            return wait_until(holds, "the spans written meet the condition", timeout_s)
+        except TimeoutError as error:
+            raise TimeoutError(f"{error} ({len(last)} spans in {self.telemetry_dir / 'traces.jsonl'})") from None
+
+    def documents(self, name: str) -> list[dict[str, Any]]:
+        """The export requests written to a telemetry file (traces.jsonl, metrics.jsonl, logs.jsonl)."""
+        try:
+            text = (self.telemetry_dir / name).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return []
+        complete = text[: text.rfind("\n") + 1]  # not a line still being written
+        return [json.loads(line) for line in complete.splitlines() if line.strip()]
+
+    def wait_for_documents(
+        self, name: str, condition: Callable[[list[dict[str, Any]]], bool], timeout_s: float = 15
+    ) -> list[dict[str, Any]]:
+        """The export requests of a telemetry file, once `condition` holds for them."""
+
+        def holds() -> list[dict[str, Any]] | None:
+            documents = self.documents(name)
+            return documents if condition(documents) else None
+
+        return wait_until(holds, f"{name} meets the condition", timeout_s)
+
+    def wait_for_receiver(self, timeout_s: float = 15) -> None:
+        """Until the receiver has written every export it answered before now. It writes in the
+        order it answers: once a marker export sent now is in traces.jsonl, the others are too.
+        (For a test that looks for what is not there, such as data that must not leak.)"""
+        trace_id, span_id = secrets.token_hex(16), secrets.token_hex(8)
+        span = {"traceId": trace_id, "spanId": span_id, "name": "localcloud.marker", "startTimeUnixNano": "1", "endTimeUnixNano": "1"}
+        marker = {"resourceSpans": [{"resource": {"attributes": []}, "scopeSpans": [{"spans": [span]}]}]}
+        httpx.post(f"http://127.0.0.1:{self.otlp_port}/v1/traces", json=marker, timeout=30).raise_for_status()
+        self.wait_for_spans(lambda spans: any(span.trace_id == trace_id for span in spans), timeout_s)
+
+    def status(self) -> dict[str, list[dict[str, Any]]]:
+        """Each function's execution environments: number, pid and state (as `python -m localcloud status`)."""
+        return self.control("status")  # type: ignore[return-value]
 
     def control(self, command: str) -> dict[str, object]:
         response = httpx.post(f"{self.url}/_localcloud/{command}", timeout=30)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import secrets
 
 import httpx
 
@@ -34,12 +34,10 @@ def test_a_declined_card_is_402_through_the_local_cloud(bookstore_cloud: LocalCl
 
 
 def test_the_functions_export_their_spans_to_the_receiver(bookstore_cloud: LocalCloudProcess) -> None:
-    httpx.get(f"{bookstore_cloud.url}/livros/1", timeout=60)
-    traces = bookstore_cloud.telemetry("traces.jsonl")
-    services = set()
-    for line in traces.read_text().splitlines():
-        for resource_spans in json.loads(line)["resourceSpans"]:
-            for attribute in resource_spans["resource"]["attributes"]:
-                if attribute["key"] == "service.name":
-                    services.add(attribute["value"]["stringValue"])
-    assert "cadastro-de-livros" in services
+    trace_id = secrets.token_hex(16)
+    traceparent = f"00-{trace_id}-{secrets.token_hex(8)}-01"
+    assert httpx.get(f"{bookstore_cloud.url}/livros/1", headers={"traceparent": traceparent}, timeout=60).status_code == 200
+    # The books function's SERVER span of this request, in the caller's trace
+    spans = bookstore_cloud.wait_for_spans(lambda spans: any(span.trace_id == trace_id and span.kind == "server" for span in spans))
+    server = next(span for span in spans if span.trace_id == trace_id and span.kind == "server")
+    assert (server.service, server.name) == ("cadastro-de-livros", "GET /livros/{id}")

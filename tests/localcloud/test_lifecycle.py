@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 
-from localcloud.process import LocalCloudProcess
+from localcloud.process import LocalCloudProcess, wait_until
 
 
 def get(cloud: LocalCloudProcess, path: str, timeout: float = 30) -> httpx.Response:
@@ -22,6 +20,17 @@ def process_state(pid: int) -> str | None:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except (OSError, IndexError):
         return None
+
+
+def states(cloud: LocalCloudProcess, function: str) -> dict[int, str]:
+    """The function's execution environments, by pid, with their state (as `python -m localcloud status` lists them)."""
+    return {environment["pid"]: environment["state"] for environment in cloud.status()[function]}
+
+
+def busy(cloud: LocalCloudProcess, function: str, at_least: int = 1) -> list[int] | None:
+    """The pids of the function's environments running an invocation, if there are `at_least`."""
+    pids = [pid for pid, state in states(cloud, function).items() if state == "busy"]
+    return pids if len(pids) >= at_least else None
 
 
 def test_first_request_is_cold_and_the_next_is_warm_in_the_same_environment(lifecycle_cloud: LocalCloudProcess) -> None:
@@ -57,9 +66,9 @@ def test_lambda_lines_frame_every_invocation(lifecycle_cloud: LocalCloudProcess)
 def test_an_environment_is_frozen_between_invocations(lifecycle_cloud: LocalCloudProcess) -> None:
     # Given a warm environment that has answered
     pid = get(lifecycle_cloud, "/hello").json()["pid"]
-    # Then, between invocations, its process is stopped
-    time.sleep(0.2)
-    assert process_state(pid) == "T"
+    # Then, once the runtime asks for the next event, its process is stopped
+    wait_until(lambda: process_state(pid) == "T", f"environment {pid} stopped")
+    assert states(lifecycle_cloud, "HelloFunction")[pid] == "frozen"
     # And the next invocation thaws it and runs in it
     assert get(lifecycle_cloud, "/hello").json()["pid"] == pid
 
@@ -67,12 +76,13 @@ def test_an_environment_is_frozen_between_invocations(lifecycle_cloud: LocalClou
 def test_parallel_requests_run_in_parallel_environments(lifecycle_cloud: LocalCloudProcess) -> None:
     # Given three slow requests at once
     with ThreadPoolExecutor(3) as pool:
-        started = time.monotonic()
-        answers = list(pool.map(lambda _: get(lifecycle_cloud, "/slow?seconds=1").json(), range(3)))
-        elapsed = time.monotonic() - started
-    # Then each ran in its own environment, at the same time
-    assert len({answer["pid"] for answer in answers}) == 3
-    assert elapsed < 2.5
+        answers = [pool.submit(get, lifecycle_cloud, "/slow?seconds=1.5") for _ in range(3)]
+        # Then three environments run an invocation at the same time
+        running = wait_until(lambda: busy(lifecycle_cloud, "SlowFunction", 3), "three SlowFunction environments busy at once")
+        pids = {answer.result().json()["pid"] for answer in answers}
+    # And each request was answered by the environment that ran it
+    assert set(running) == pids
+    assert len(pids) == 3
 
 
 def test_a_timeout_kills_the_environment_and_the_next_request_runs_in_another(lifecycle_cloud: LocalCloudProcess) -> None:
@@ -116,8 +126,9 @@ def test_past_reserved_concurrency_a_request_waits_briefly_then_is_throttled(lif
     # Given a function with ReservedConcurrentExecutions: 1, warm, then busy for 1.5 s
     get(lifecycle_cloud, "/one-at-a-time?seconds=0")
     with ThreadPoolExecutor(1) as pool:
+        mark = lifecycle_cloud.mark()
         busy = pool.submit(get, lifecycle_cloud, "/one-at-a-time?seconds=1.5")
-        time.sleep(0.2)
+        lifecycle_cloud.wait_for("[OneAtATimeFunction] START", mark)  # it holds the one environment
         # When a second request comes meanwhile, Then after the short wait (0.5 s here) it gets
         # API Gateway's throttling answer
         throttled = get(lifecycle_cloud, "/one-at-a-time?seconds=0")
@@ -126,8 +137,9 @@ def test_past_reserved_concurrency_a_request_waits_briefly_then_is_throttled(lif
     assert throttled.json() == {"message": "Too Many Requests"}
     # And a request that finds the environment free within the wait is served
     with ThreadPoolExecutor(1) as pool:
+        mark = lifecycle_cloud.mark()
         busy = pool.submit(get, lifecycle_cloud, "/one-at-a-time?seconds=0.2")
-        time.sleep(0.1)
+        lifecycle_cloud.wait_for("[OneAtATimeFunction] START", mark)
         assert get(lifecycle_cloud, "/one-at-a-time?seconds=0").status_code == 200
         assert busy.result().status_code == 200
 
@@ -140,14 +152,32 @@ def test_recycle_makes_the_next_request_cold(lifecycle_cloud: LocalCloudProcess)
     assert [report.cold for report in lifecycle_cloud.reports("HelloFunction", mark, expected=1)] == [True]
 
 
+def test_status_lists_an_environment_busy_during_its_invocation_and_frozen_after(lifecycle_cloud: LocalCloudProcess) -> None:
+    # Given one invocation of a slow function in flight
+    with ThreadPoolExecutor(1) as pool:
+        answer = pool.submit(get, lifecycle_cloud, "/slow?seconds=1.5")
+        # Then status lists the environment running it as busy (not only the idle ones)
+        running = wait_until(lambda: busy(lifecycle_cloud, "SlowFunction"), "a SlowFunction environment busy")
+        pid = answer.result().json()["pid"]
+    assert running == [pid]
+    # And once it has answered and the runtime waits for the next event, frozen (freeze is on)
+    wait_until(lambda: states(lifecycle_cloud, "SlowFunction").get(pid) == "frozen", f"environment {pid} frozen")
+    assert process_state(pid) == "T"
+
+
 def test_an_edit_to_the_code_is_picked_up(lifecycle_cloud: LocalCloudProcess, lifecycle_dir: Path) -> None:
     # Given a function answering v1
-    assert get(lifecycle_cloud, "/hello").json()["version"] == "v1"
+    old = get(lifecycle_cloud, "/hello").json()
+    assert old["version"] == "v1"
     # When its code is edited
     source = lifecycle_dir / "functions" / "hello.py"
     mark = lifecycle_cloud.mark()
     source.write_text(source.read_text().replace('VERSION = "v1"', 'VERSION = "v2"'))
     lifecycle_cloud.wait_for("hello.py changed", mark)
+    lifecycle_cloud.wait_for("recycled environments", mark)  # printed once the old environments have ended
     # Then the next request runs the new code, in a new environment
-    assert get(lifecycle_cloud, "/hello").json()["version"] == "v2"
-    assert os.path.exists(source)
+    mark = lifecycle_cloud.mark()
+    new = get(lifecycle_cloud, "/hello").json()
+    assert new["version"] == "v2"
+    assert new["pid"] != old["pid"]
+    assert [report.cold for report in lifecycle_cloud.reports("HelloFunction", mark, expected=1)] == [True]

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -14,7 +14,7 @@ import psutil
 import pytest
 
 from bookstore_dev.template import ROOT
-from localcloud.process import LocalCloudProcess
+from localcloud.process import LocalCloudProcess, wait_until
 from tests.localcloud.conftest import FIXTURES
 
 
@@ -76,6 +76,18 @@ def test_stopping_leaves_no_process_behind(tmp_path: Path) -> None:
         assert cloud.stop() == 0
     finally:
         cloud.stop()  # a failed assertion above must not leave it running
+
     # Then every environment, PostgreSQL and the rest are gone
-    time.sleep(0.5)
-    assert [child.pid for child in family if child.is_running() and child.status() != psutil.STATUS_ZOMBIE] == []
+    def left() -> list[int]:
+        alive = []
+        for child in family:
+            try:
+                if child.is_running() and child.status() != psutil.STATUS_ZOMBIE:
+                    alive.append(child.pid)
+            except psutil.NoSuchProcess:
+                pass
+        return alive
+
+    with contextlib.suppress(TimeoutError):
+        wait_until(lambda: left() == [], "every process of the local cloud gone", timeout_s=30)
+    assert left() == []
