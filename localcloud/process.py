@@ -19,11 +19,12 @@ from typing import Any, TypeVar
 
 import httpx
 
-from bookstore_dev.template import ROOT
 from localcloud.net import free_port
 from localcloud.traceview import Span, read_traces
 
 # The environments' packages are installed once per checkout and shared by every test run.
+# The checkout this package is in: where the cloud runs from and builds its environments' packages.
+ROOT = Path(__file__).resolve().parent.parent
 BUILD_DIR = ROOT / ".local" / "build"
 T = TypeVar("T")
 REPORT = re.compile(r"^\[(?P<function>\w+)\] REPORT RequestId: (?P<request_id>\S+)\t(?P<fields>.*)$")

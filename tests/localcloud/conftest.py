@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 from pytest_socket import socket_allow_hosts
 
-from bookstore_dev.startup import HOOK
-from bookstore_dev.template import ROOT
 from localcloud.process import LocalCloudProcess
+from tests.support.cloud import bookstore_cloud as bookstore_cloud_process
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
@@ -23,7 +22,7 @@ def pytest_runtest_setup() -> None:
 @pytest.fixture(scope="session")
 def bookstore_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloudProcess]:
     """The Bookstore's own template on the local cloud, as `make run` starts it."""
-    cloud = LocalCloudProcess(ROOT / "template.yaml", tmp_path_factory.mktemp("bookstore-state"), "--no-watch", "--startup", HOOK)
+    cloud = bookstore_cloud_process(tmp_path_factory.mktemp("bookstore-state"))
     try:
         yield cloud.wait_ready()
     finally:

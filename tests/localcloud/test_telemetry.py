@@ -21,6 +21,7 @@ import pytest
 from bookstore_dev.template import ROOT
 from localcloud.process import LocalCloudProcess, wait_until
 from localcloud.traceview import Span, Trace, render_html
+from tests.support.cloud import bookstore_cloud
 from tests.support.documents import pairs
 
 CARD = {"numero": "4111111111111111", "titular": "Maria Silva", "validade": "12/39", "cvv": "7391"}
@@ -208,9 +209,7 @@ def test_two_hundred_orders_under_the_freeze_are_two_hundred_complete_traces(boo
 def unflushed_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloudProcess]:
     """The Bookstore with BOOKSTORE_SKIP_FLUSH=true (through an env-vars file), freeze on."""
     state = tmp_path_factory.mktemp("unflushed")
-    env_vars = state / "env.json"
-    env_vars.write_text(json.dumps({"Parameters": {"BOOKSTORE_SKIP_FLUSH": "true"}}))
-    cloud = LocalCloudProcess(ROOT / "template.yaml", state, "--no-watch", "--env-vars", str(env_vars))
+    cloud = bookstore_cloud(state, variables={"BOOKSTORE_SKIP_FLUSH": "true"})
     try:
         yield cloud.wait_ready()
     finally:
@@ -244,7 +243,7 @@ def hanging_collector() -> Iterator[int]:
 
 
 def test_a_collector_that_hangs_delays_requests_by_a_bounded_time(hanging_collector: int, tmp_path: Path) -> None:
-    cloud = LocalCloudProcess(ROOT / "template.yaml", tmp_path, "--no-watch", "--otlp-endpoint", f"http://127.0.0.1:{hanging_collector}")
+    cloud = bookstore_cloud(tmp_path, "--otlp-endpoint", f"http://127.0.0.1:{hanging_collector}")
     try:
         cloud.wait_ready()
         livro_id = new_book(cloud)
@@ -256,9 +255,11 @@ def test_a_collector_that_hangs_delays_requests_by_a_bounded_time(hanging_collec
             assert response.status_code == 201
     finally:
         cloud.stop()
-    # Every request answered; a wait is bounded by the 1 s export timeout per environment, and once
-    # an environment has seen the collector fail it stops waiting for it.
-    assert max(durations[1:]) < 1.0, durations
+    # Every request answered; each environment waited for the collector once, within the export
+    # timeout (0.5 s by default, not the SDK's 10 s), then left it alone: the warm orders are far
+    # from the time a single unbounded export would take.
+    assert cloud.wait_for("telemetry export failed; not trying again")
+    assert max(durations[1:]) < 5.0, durations
 
 
 def test_no_card_number_or_cvv_reaches_the_telemetry(bookstore_cloud: LocalCloudProcess) -> None:
