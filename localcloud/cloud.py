@@ -138,7 +138,12 @@ class LocalCloud:
         self.aws_endpoint = f"http://127.0.0.1:{moto_port}"
         context = StartupContext(options.template, templates.REGION, self.aws_endpoint, self.console.line, self.database)
         for hook in options.startup:
-            _startup_hook(hook)(context)
+            try:
+                _startup_hook(hook)(context)
+            except LocalCloudError:
+                raise
+            except Exception as error:  # the application's start-up failed: say which hook and why, in one line
+                raise LocalCloudError(f"start-up hook {hook} failed: {type(error).__name__}: {error}") from error
 
         injected = {"AWS_ENDPOINT_URL": self.aws_endpoint, "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_endpoint}
         python = packaging.runtime_python()

@@ -3,7 +3,7 @@
 The local cloud reads template.yaml with SAM CLI's own providers and serves it with SAM CLI's own
 local API Gateway, so templates resolve and events look exactly as under `sam local start-api`.
 None of that is a public API of SAM CLI: it is pinned to exactly `aws-sam-cli==1.170.0`
-(requirements-dev.in) and covered by the tests (tests/unit/test_samcli.py). A new SAM CLI version
+(requirements-dev.in) and covered by tests/unit/test_samcli.py. A new SAM CLI version
 means reading these calls against its source first.
 """
 

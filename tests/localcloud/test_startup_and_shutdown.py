@@ -55,8 +55,8 @@ def test_a_broken_template_is_a_one_line_error(tmp_path: Path) -> None:
 
 @pytest.mark.timeout(180)
 def test_stopping_leaves_no_process_behind(tmp_path: Path) -> None:
-    # Given a running local cloud with warm (and frozen) environments
-    cloud = LocalCloudProcess(FIXTURES / "template.yaml", tmp_path, "--no-watch")
+    # Given a running local cloud with warm (and frozen) environments, and a hook that asked for PostgreSQL
+    cloud = LocalCloudProcess(FIXTURES / "template.yaml", tmp_path, "--no-watch", "--startup", "tests.localcloud.hooks:with_database")
     try:
         cloud.wait_ready()
         with httpx.Client(timeout=30) as client:
@@ -91,3 +91,34 @@ def test_stopping_leaves_no_process_behind(tmp_path: Path) -> None:
     with contextlib.suppress(TimeoutError):
         wait_until(lambda: left() == [], "every process of the local cloud gone", timeout_s=30)
     assert left() == []
+
+
+def test_without_a_hook_that_asks_no_database_is_started(tmp_path: Path) -> None:
+    # Given a template whose start-up hands the cloud nothing to do
+    cloud = LocalCloudProcess(FIXTURES / "template.yaml", tmp_path, "--no-watch")
+    try:
+        # When it is ready
+        cloud.wait_ready()
+        # Then no PostgreSQL runs for it, and it serves its routes all the same
+        assert not [line for line in cloud.snapshot() if "PostgreSQL" in line]
+        assert not (tmp_path / "postgres").exists()
+        assert httpx.get(f"{cloud.url}/hello", timeout=30).status_code == 200
+    finally:
+        cloud.stop()
+
+
+def test_a_failing_start_up_hook_stops_the_start_with_one_line_naming_it(tmp_path: Path) -> None:
+    result = run_localcloud(
+        "--template", str(FIXTURES / "template.yaml"), "--state-dir", str(tmp_path), "--startup", "tests.localcloud.hooks:failing"
+    )
+    assert result.returncode == 2
+    assert "start-up hook tests.localcloud.hooks:failing failed: RuntimeError: the application could not start" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_an_unknown_start_up_hook_is_named(tmp_path: Path) -> None:
+    result = run_localcloud(
+        "--template", str(FIXTURES / "template.yaml"), "--state-dir", str(tmp_path), "--startup", "tests.localcloud.hooks:nope"
+    )
+    assert result.returncode == 2
+    assert "start-up hook 'tests.localcloud.hooks:nope' not found" in result.stderr

@@ -13,9 +13,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class ServiceSettings(BaseSettings):
-    """What every Bookstore function needs. Subclasses set an `env_prefix` per service, so the
-    three services can share one process in the in-process tests without reading each other's
-    variables."""
+    """What every Bookstore function needs. Each service's subclass sets `env_prefix` to its
+    package (`LIVROS_`), as the template's variables are named (`LIVROS_DB_SECRET_NAME`, see
+    bookstore_dev/services.py)."""
 
     model_config = SettingsConfigDict(frozen=True, extra="ignore")
 
