@@ -8,14 +8,20 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import psycopg
 
+from bookstore_dev.template import routes
+from tests.integration.conftest import ENVIRONMENTS, warm_up
 from tests.support.bookstore import new_book, order, stock_of
+
+# What one order calls: its own function, then books (validation, reservation) and payments.
+ORDER_PATH = {"POST /ordens", "GET /livros/{id}", "POST /livros/{id}/reservas", "POST /pagamentos"}
 
 
 def test_twenty_racing_orders_for_five_books_conclude_exactly_five(
     api: httpx.Client, gateway_url: str, db: dict[str, psycopg.Connection[tuple[object, ...]]]
 ) -> None:
-    # Given a book with 5 in stock
+    # Given a book with 5 in stock, and as many warm environments as orders in flight
     book = new_book(api, estoque=5)
+    warm_up(gateway_url, [route for route in routes() if f"{route.method} {route.path}" in ORDER_PATH], ENVIRONMENTS)
 
     # When 20 clients order one copy each, at the same time
     def place(_: int) -> httpx.Response:
