@@ -48,6 +48,7 @@ def provision(
     secretsmanager: SecretsManagerClient,
     template: Path = TEMPLATE,
     secret_host: tuple[str, int] | None = None,
+    parameter_overrides: dict[str, str] | None = None,
 ) -> dict[str, Provisioned]:
     """Provisions every service with a database; returns them by package. The secrets name the
     server as `admin_conninfo` does, or as `secret_host` says when the functions reach it elsewhere."""
@@ -57,7 +58,7 @@ def provision(
         host = "127.0.0.1"
     secret_host = secret_host or (host, port)
     provisioned = {}
-    for service in databases(template):
+    for service in databases(template, parameter_overrides):
         assert service.database is not None
         assert service.secret_name is not None
         password = secrets.token_urlsafe(24)

@@ -72,8 +72,10 @@ class Service:
         return self.code / "migrations"
 
 
-def services(template: Path = TEMPLATE) -> list[Service]:
-    """Every service of the template, in the order their first function appears."""
+def services(template: Path = TEMPLATE, parameter_overrides: dict[str, str] | None = None) -> list[Service]:
+    """Every service of the template, in the order their first function appears; a secret's
+    name is its parameter's value in `parameter_overrides` (as `--parameter-overrides` gives
+    it), else the parameter's Default."""
     document = load(template)
     root = template.parent
     groups: dict[str, list[tuple[str, dict[str, Any]]]] = {}
@@ -81,15 +83,18 @@ def services(template: Path = TEMPLATE) -> list[Service]:
         if resource["Type"] == FUNCTION:
             code_uri = str(resource["Properties"]["CodeUri"]).rstrip("/")
             groups.setdefault(code_uri, []).append((logical_id, resource["Properties"]))
-    return [_service(document, root, code_uri, functions) for code_uri, functions in groups.items()]
+    overrides = parameter_overrides or {}
+    return [_service(document, root, code_uri, functions, overrides) for code_uri, functions in groups.items()]
 
 
-def databases(template: Path = TEMPLATE) -> list[Service]:
+def databases(template: Path = TEMPLATE, parameter_overrides: dict[str, str] | None = None) -> list[Service]:
     """The services that keep data, each in a database of its own."""
-    return [service for service in services(template) if service.database]
+    return [service for service in services(template, parameter_overrides) if service.database]
 
 
-def _service(document: dict[str, Any], root: Path, code_uri: str, functions: list[tuple[str, dict[str, Any]]]) -> Service:
+def _service(
+    document: dict[str, Any], root: Path, code_uri: str, functions: list[tuple[str, dict[str, Any]]], overrides: dict[str, str]
+) -> Service:
     packages = {properties["Handler"].split(".")[0] for _, properties in functions}
     package = _one(packages, code_uri, "Handler package")
     variables = [properties.get("Environment", {}).get("Variables", {}) for _, properties in functions]
@@ -101,14 +106,13 @@ def _service(document: dict[str, Any], root: Path, code_uri: str, functions: lis
         if event["Type"] == "Api"
     }
     secret_variable = f"{package.upper()}_DB_SECRET_NAME"
-    secret_parameters = {_ref(each.get(secret_variable)) for each in variables}
-    secret_parameter = _one(secret_parameters, code_uri, secret_variable) if secret_parameters != {None} else None
-    secret_name = None
-    if secret_parameter is not None:
+    secret_parameter = secret_name = None
+    if any(secret_variable in each for each in variables):
+        secret_parameter = _one({_ref(each.get(secret_variable)) for each in variables}, code_uri, f"{secret_variable}: !Ref <parameter>")
         parameter = document.get("Parameters", {}).get(secret_parameter)
         if parameter is None or "Default" not in parameter:
             raise TemplateConventionError(f"{code_uri}: {secret_variable} must !Ref a parameter with a Default (the secret's name)")
-        secret_name = str(parameter["Default"])
+        secret_name = str(overrides.get(secret_parameter, parameter["Default"]))
     return Service(
         name=name,
         package=package,
@@ -172,7 +176,11 @@ def main(argv: list[str] | None = None) -> int:
     sam_local.add_argument("--url", default="http://host.docker.internal:3000", help="where `sam local` serves every API")
     args = parser.parse_args(argv)
     template = args.template.resolve()
-    found = services(template)
+    try:
+        found = services(template)
+    except (TemplateConventionError, OSError) as error:
+        print(f"services: {error}", file=sys.stderr)
+        return 2
     if args.command == "paths":
         for path in [*(service.code for service in found), *layer_paths(template)]:
             print(path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path)

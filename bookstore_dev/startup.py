@@ -6,14 +6,18 @@ from __future__ import annotations
 
 from bookstore_dev.provision import provision
 from bookstore_dev.seed import seed_books
+from bookstore_dev.services import databases
 from localcloud.cloud import StartupContext
 
 HOOK = "bookstore_dev.startup:start"
 
 
 def start(context: StartupContext) -> None:
+    if not databases(context.template, context.parameter_overrides):
+        return  # a template whose services keep no data needs no PostgreSQL
     server = context.database()
-    provisioned = provision(server.admin_conninfo, context.client("secretsmanager"), context.template)
+    secretsmanager = context.client("secretsmanager")
+    provisioned = provision(server.admin_conninfo, secretsmanager, context.template, parameter_overrides=context.parameter_overrides)
     for package, item in provisioned.items():
         context.log(f"  {item.service.name}: database {package}, secret {item.service.secret_name}")
     catalogue = provisioned.get("livros")

@@ -9,7 +9,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from samcli.yamlhelper import yaml_parse
+from localcloud.samcli import parse_template
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
@@ -26,7 +26,7 @@ class Route:
 
 @cache
 def load(path: Path = TEMPLATE) -> dict[str, Any]:
-    document: dict[str, Any] = yaml_parse(path.read_text())
+    document: dict[str, Any] = parse_template(path.read_text())
     return document
 
 

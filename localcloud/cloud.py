@@ -62,6 +62,7 @@ class StartupContext:
     way to print, and a PostgreSQL server (started on the first call to `database`)."""
 
     template: Path
+    parameter_overrides: dict[str, str]  # the template's parameters as the cloud was given them
     region: str
     aws_endpoint: str
     log: Callable[[str], None]
@@ -130,20 +131,22 @@ class LocalCloud:
         build = options.build_dir or options.state_dir / "build"
         runtime_dir = packaging.install(packaging.RUNTIME_REQUIREMENTS, build / "runtime", hashed=True)
 
-        self._stops.append(self._start_receiver())
+        self._on_stop(self._start_receiver())
         moto_port = free_port()
         moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
         moto.start()
-        self._stops.append(moto.stop)
+        self._on_stop(moto.stop)
         self.aws_endpoint = f"http://127.0.0.1:{moto_port}"
-        context = StartupContext(options.template, templates.REGION, self.aws_endpoint, self.console.line, self.database)
+        context = StartupContext(
+            options.template, dict(options.parameter_overrides), templates.REGION, self.aws_endpoint, self.console.line, self.database
+        )
         for hook in options.startup:
             try:
                 _startup_hook(hook)(context)
             except LocalCloudError:
                 raise
             except Exception as error:  # the application's start-up failed: say which hook and why, in one line
-                raise LocalCloudError(f"start-up hook {hook} failed: {type(error).__name__}: {error}") from error
+                raise LocalCloudError(f"start-up hook {hook} failed: {type(error).__name__}: {_first_line(error)}") from error
 
         injected = {"AWS_ENDPOINT_URL": self.aws_endpoint, "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_endpoint}
         python = packaging.runtime_python()
@@ -174,7 +177,7 @@ class LocalCloud:
                 options.freeze,
                 options.throttle_wait_s,
             )
-        self._stops.insert(0, self._close_pools)
+        self._on_stop(self._close_pools, first=True)
 
         self.gateway = ApiGateway(template.api, self._run, {"recycle": self.recycle, "status": self.status})
         try:
@@ -182,14 +185,14 @@ class LocalCloud:
         except OSError as error:  # taken since the check at start-up
             raise LocalCloudError(f"port {options.port} (API) is busy on {options.host}: {error.strerror}") from None
         server.start()
-        self._stops.insert(0, server.stop)
+        self._on_stop(server.stop, first=True)
         threading.Thread(target=self._reap, name="reaper", daemon=True).start()
         if options.watch:
             from localcloud.watch import watch
 
             code_dirs = {templates.code_path(template, function.codeuri) for function in template.functions.values()}
             code_dirs |= {templates.code_path(template, layer.codeuri) for f in template.functions.values() for layer in f.layers}
-            self._stops.insert(0, watch(sorted(code_dirs), self._code_changed))
+            self._on_stop(watch(sorted(code_dirs), self._code_changed), first=True)
         self._banner(template)
 
     def database(self) -> DatabaseServer:
@@ -205,7 +208,7 @@ class LocalCloud:
                     postgres.start()
                 except RuntimeError as error:
                     raise LocalCloudError(f"PostgreSQL did not start: {str(error).splitlines()[0]}") from error
-                self._stops.append(postgres.stop)
+                self._on_stop(postgres.stop)
                 self._database = postgres.server
             self.console.line(f"  PostgreSQL on {self._database.host}:{self._database.port}")
         return self._database
@@ -224,6 +227,17 @@ class LocalCloud:
             name: [{"number": env.number, "pid": env.pid, "state": env.state} for env in pool.environments]
             for name, pool in self.pools.items()
         }
+
+    def _on_stop(self, stop: Callable[[], None], first: bool = False) -> None:
+        """Registers what `stop` ends (`first`: before what is registered already). Once the cloud
+        is stopping (a SIGTERM during the start-up), it is ended at once and the start-up ends."""
+        if self._stopped.is_set():
+            stop()
+            raise LocalCloudError("stopped during start-up")
+        if first:
+            self._stops.insert(0, stop)
+        else:
+            self._stops.append(stop)
 
     def stop(self) -> None:
         self._stopped.set()
@@ -280,7 +294,7 @@ class LocalCloud:
             f"  environments: up to {self.options.max_environments} per function, freeze {'on' if self.options.freeze else 'off'}, "
             f"idle ones end after {self.options.idle_timeout_s:g} s"
         )
-        line("Ctrl-C stops everything. `make recycle` makes the next requests cold.")
+        line(f"Ctrl-C stops everything. `python -m localcloud recycle --port {self.options.port}` makes the next requests cold.")
 
     def wait(self) -> None:
         while not self._stopped.wait(0.5):
@@ -299,7 +313,19 @@ def _check_port_free(host: str, port: int, what: str) -> None:
 def _startup_hook(spec: str) -> Callable[[StartupContext], None]:
     module_name, _, attribute = spec.partition(":")
     try:
-        hook: Callable[[StartupContext], None] = getattr(importlib.import_module(module_name), attribute)
-    except (ImportError, AttributeError, ValueError) as error:
-        raise LocalCloudError(f"start-up hook {spec!r} not found ({error}); give it as module:function") from None
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        if error.name is not None and module_name.startswith(error.name):  # the hook's own module (or package) is missing
+            raise LocalCloudError(f"start-up hook {spec!r} not found ({error}); give it as module:function") from None
+        raise LocalCloudError(f"start-up hook {spec!r} could not be imported: {error}") from None
+    except (ImportError, ValueError) as error:
+        raise LocalCloudError(f"start-up hook {spec!r} could not be imported: {_first_line(error)}") from None
+    hook: Callable[[StartupContext], None] | None = getattr(module, attribute, None)
+    if hook is None:
+        missing = f"no {attribute or 'function'} in {module_name}"
+        raise LocalCloudError(f"start-up hook {spec!r} not found ({missing}); give it as module:function")
     return hook
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [""])[0]

@@ -22,10 +22,18 @@ from samcli.lib.providers.sam_function_provider import SamFunctionProvider
 from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider
 from samcli.local.apigw.local_apigw_service import LocalApigwService
 from samcli.local.lambdafn.env_vars import EnvironmentVariables
+from samcli.yamlhelper import yaml_parse
 
 VERSION = "1.170.0"
 
-__all__ = ["VERSION", "Api", "Function", "FunctionFailed", "Stacks", "gateway_app", "load_stacks", "resolve_environment"]
+__all__ = ["VERSION", "Api", "Function", "FunctionFailed", "Stacks", "gateway_app", "load_stacks", "parse_template", "resolve_environment"]
+
+
+def parse_template(text: str) -> dict[str, Any]:
+    """A template's YAML (or JSON) as SAM reads it: CloudFormation's short tags (`!Ref X`) become
+    their long form (`{"Ref": "X"}`)."""
+    document: dict[str, Any] = yaml_parse(text)
+    return document
 
 
 @dataclass(frozen=True)

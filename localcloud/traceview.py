@@ -109,10 +109,12 @@ def _attributes(items: list[dict[str, Any]] | None) -> dict[str, Any]:
 
 
 def read_traces(paths: list[Path]) -> list[Trace]:
-    """Every trace in the files, oldest first; a span seen twice (re-sent) counts once."""
+    """Every trace in the files, oldest first; a span seen twice (re-sent) counts once. A last
+    line without its newline is still being written, and is left for the next read."""
     spans: dict[tuple[str, str], Span] = {}
     for path in paths:
-        for line in path.read_text(encoding="utf-8").splitlines():
+        text = path.read_text(encoding="utf-8")
+        for line in text[: text.rfind("\n") + 1].splitlines():
             if not line.strip():
                 continue
             for resource_spans in json.loads(line).get("resourceSpans", []):
@@ -205,7 +207,7 @@ def render_html(traces: list[Trace]) -> str:
             walk(root, 0)
         data.append({"id": trace.trace_id, "duration": trace.duration_ms, "spans": rows})
     payload = json.dumps(data).replace("</", "<\\/")
-    return _PAGE.replace("__DATA__", payload).replace("__TITLE__", html.escape(f"Bookstore traces ({len(traces)})"))
+    return _PAGE.replace("__DATA__", payload).replace("__TITLE__", html.escape(f"Traces ({len(traces)})"))
 
 
 _PAGE = """<!doctype html>
@@ -291,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     missing = [path for path in args.files if not path.exists()]
     if missing:
-        print(f"traceview: no such file: {missing[0]} (run the Bookstore with `make run` and send a request)", file=sys.stderr)
+        print(f"traceview: no such file: {missing[0]} (start the local cloud and send a request)", file=sys.stderr)
         return 2
     traces = read_traces(args.files)
     chosen = [trace for trace in traces if trace.trace_id == args.trace] if args.trace else traces[-args.last :]

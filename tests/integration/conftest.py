@@ -66,7 +66,7 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
 
 def warm_up(url: str, routes: list[Route], environments: int = 1) -> None:
     """Starts `environments` environments of each route's function, with requests each answers
-    without touching data, so the cold starts are paid here and not inside an order's 3 s wait
+    without touching data, so the cold starts are paid here and not inside an order's 2 s wait
     for its dependencies (as provisioned concurrency would on AWS). Several environments of one
     function start at once; the functions one after the other when there are several of each (a
     burst of every cold start at once would outlast Lambda's init limit on two cores)."""

@@ -21,13 +21,13 @@ import pytest
 from moto.server import ThreadedMotoServer
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
-from samcli.yamlhelper import yaml_parse
 from samtranslator.translator.managed_policy_translator import ManagedPolicyLoader
 from samtranslator.translator.transform import transform
 
 from bookstore_dev import services, template
 from localcloud.net import free_port
 from localcloud.postgres import EmbeddedPostgres
+from localcloud.samcli import parse_template
 
 ROOT = template.ROOT
 PROVISION = ROOT / "localstack" / "provision.sh"
@@ -52,14 +52,15 @@ class Compose:
 def compose(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Compose]:
     """A server of its own, like the compose file's (its superuser has a password, used over TCP)."""
     postgres = EmbeddedPostgres(Path(tmp_path_factory.mktemp("compose-postgres")))
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
+    moto_port = free_port()
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
     postgres.start()
     try:
         with psycopg.connect(postgres.admin_conninfo, autocommit=True) as admin:
             admin.execute(sql.SQL("ALTER ROLE postgres PASSWORD {}").format(sql.Literal(SUPERUSER_PASSWORD)))
         moto.start()
         try:
-            yield Compose(postgres, f"http://127.0.0.1:{moto._port}")
+            yield Compose(postgres, f"http://127.0.0.1:{moto_port}")
         finally:
             moto.stop()
     finally:
@@ -252,7 +253,7 @@ def test_the_template_builds_packages_and_translates_to_cloudformation(compose: 
         assert result.returncode == 0, result.stderr[-2000:]
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     iam = moto_client("iam", moto_server)
-    cloudformation = transform(yaml_parse(packaged.read_text()), {}, ManagedPolicyLoader(iam))
+    cloudformation = transform(parse_template(packaged.read_text()), {}, ManagedPolicyLoader(iam))
     types = [resource["Type"] for resource in cloudformation["Resources"].values()]
     assert types.count("AWS::Lambda::Function") == len(template.routes())
     assert types.count("AWS::ApiGateway::RestApi") == len({service.api for service in services.services() if service.api})

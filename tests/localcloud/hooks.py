@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+
 from localcloud.cloud import StartupContext
 
 
@@ -13,3 +16,8 @@ def with_database(context: StartupContext) -> None:
 
 def failing(context: StartupContext) -> None:
     raise RuntimeError("the application could not start")
+
+
+def terminated(context: StartupContext) -> None:
+    """Ctrl-C in the middle of the start-up: the cloud gets SIGTERM while a hook runs."""
+    os.kill(os.getpid(), signal.SIGTERM)

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from samcli.yamlhelper import yaml_parse
 
 from bookstore_dev.services import services
 from bookstore_dev.startup import HOOK
 from bookstore_dev.template import ROOT, TEMPLATE
 from localcloud.process import LocalCloudProcess
+from localcloud.samcli import parse_template
 
 NEW_SERVICE = ROOT / "tests" / "fixtures" / "new_service"
 
@@ -29,8 +29,8 @@ def project_with_entrega(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copytree(ROOT / "functions", app / "functions")
     shutil.copytree(ROOT / "layers", app / "layers")
     shutil.copytree(NEW_SERVICE / "functions" / "deliveries", app / "functions" / "deliveries")
-    template = yaml_parse(TEMPLATE.read_text())
-    entries = yaml_parse((NEW_SERVICE / "template-entries.yaml").read_text())
+    template = parse_template(TEMPLATE.read_text())
+    entries = parse_template((NEW_SERVICE / "template-entries.yaml").read_text())
     for section in ("Parameters", "Resources"):
         template[section].update(entries[section])
     (app / "template.yaml").write_text(json.dumps(template, indent=2))

@@ -121,4 +121,16 @@ def test_an_unknown_start_up_hook_is_named(tmp_path: Path) -> None:
         "--template", str(FIXTURES / "template.yaml"), "--state-dir", str(tmp_path), "--startup", "tests.localcloud.hooks:nope"
     )
     assert result.returncode == 2
-    assert "start-up hook 'tests.localcloud.hooks:nope' not found" in result.stderr
+    assert "start-up hook 'tests.localcloud.hooks:nope' not found (no nope in tests.localcloud.hooks)" in result.stderr
+
+
+def test_a_stop_during_the_start_up_ends_it_and_leaves_nothing_running(tmp_path: Path) -> None:
+    # Given a start-up that gets SIGTERM in a hook, followed by a hook that asks for PostgreSQL
+    hooks = ["--startup", "tests.localcloud.hooks:terminated", "--startup", "tests.localcloud.hooks:with_database"]
+    # When the local cloud runs it
+    result = run_localcloud("--template", str(FIXTURES / "template.yaml"), "--state-dir", str(tmp_path), "--no-watch", *hooks)
+    # Then it ends without serving, says why, and the database it started on the way is stopped
+    assert result.returncode == 2, result.stdout
+    assert "stopped during start-up" in result.stderr
+    assert "local cloud on http" not in result.stdout
+    assert not (tmp_path / "postgres" / "postmaster.pid").exists()

@@ -5,9 +5,16 @@ from __future__ import annotations
 
 import ast
 
-from bookstore_dev.template import ROOT
+from bookstore_dev.services import services
+from bookstore_dev.template import ROOT, layer_paths
 
-APPLICATION_PACKAGES = {"bookstore_dev", "bookstore_shared", "livros", "ordens", "pagamentos", "tests"}
+# Bookstore's tooling, its tests, its layers' packages and every service's package.
+APPLICATION_PACKAGES = {
+    "bookstore_dev",
+    "tests",
+    *(package.name for layer in layer_paths() for package in layer.iterdir() if (package / "__init__.py").exists()),
+    *(service.package for service in services()),
+}
 
 
 def test_the_local_cloud_imports_nothing_of_bookstore() -> None:

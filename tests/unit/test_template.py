@@ -69,3 +69,21 @@ def test_context_crosses_api_gateway_in_traceparent_with_x_ray_off() -> None:
     # The X-Ray propagator, when listed first, would start traces of its own: on only if asked for.
     variables = template.load()["Globals"]["Function"]["Environment"]["Variables"]
     assert variables["OTEL_PROPAGATORS"] == "tracecontext,baggage"
+
+
+def test_a_secret_variable_that_is_not_a_parameter_reference_is_named_in_the_error(tmp_path: Path) -> None:
+    # Given a template where one books function names its secret directly instead of by !Ref
+    text = template.TEMPLATE.read_text().replace("LIVROS_DB_SECRET_NAME: !Ref LivrosDbSecretName", "LIVROS_DB_SECRET_NAME: livros/db", 1)
+    broken = tmp_path / "template.yaml"
+    broken.write_text(text)
+    # When the services are read, the service is not taken for one without a database
+    with pytest.raises(TemplateConventionError, match=r"functions/books.*LIVROS_DB_SECRET_NAME: !Ref <parameter>"):
+        services(broken)
+
+
+def test_a_secret_parameter_given_at_start_names_the_secret() -> None:
+    # Given the secret parameter of books overridden, as --parameter-overrides does
+    found = {service.package: service for service in services(template.TEMPLATE, {"LivrosDbSecretName": "outro/livros"})}
+    # Then books' secret is the overridden one, and the others keep their defaults
+    assert found["livros"].secret_name == "outro/livros"
+    assert found["ordens"].secret_name == "bookstore/ordens/db"
