@@ -125,6 +125,7 @@ class LocalCloud:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         for name, port in (("API", options.port), ("OTLP receiver", options.otlp_port)):
             _check_port_free(options.host, port, name)
+        hooks = [(spec, _startup_hook(spec)) for spec in options.startup]  # a misnamed hook stops us before anything runs
         otlp_endpoint = options.otlp_endpoint or f"http://{options.host}:{options.otlp_port}"
         template = templates.load(options.template, {"OtlpEndpoint": otlp_endpoint, **options.parameter_overrides})
         env_vars = templates.read_env_vars_file(options.env_vars)
@@ -140,9 +141,9 @@ class LocalCloud:
         context = StartupContext(
             options.template, dict(options.parameter_overrides), templates.REGION, self.aws_endpoint, self.console.line, self.database
         )
-        for hook in options.startup:
+        for hook, run in hooks:
             try:
-                _startup_hook(hook)(context)
+                run(context)
             except LocalCloudError:
                 raise
             except Exception as error:  # the application's start-up failed: say which hook and why, in one line
@@ -212,6 +213,10 @@ class LocalCloud:
                 self._database = postgres.server
             self.console.line(f"  PostgreSQL on {self._database.host}:{self._database.port}")
         return self._database
+
+    def provision(self, function: str, count: int) -> int:
+        """Starts `count` environments of `function` ahead of its requests (provisioned concurrency)."""
+        return self.pools[function].provision(count)
 
     def _run(self, function: str, event: bytes) -> InvocationReport:
         return self.pools[function].invoke(event)

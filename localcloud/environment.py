@@ -116,6 +116,16 @@ class ExecutionEnvironment:
                 return "busy"
             return "frozen" if self._frozen else "idle"
 
+    def initialized(self) -> bool:
+        """Waits for the init to end (the runtime at its first /next): False, and the environment
+        ended, if it failed or outlasted Lambda's 10 s init limit (plus the function's timeout)."""
+        init_deadline = self._spawned_at + 10 + self.spec.timeout_s
+        while not self._ready.wait(0.05):
+            if self._process.poll() is not None or self._api.init_error is not None or time.monotonic() > init_deadline:
+                self.kill()
+                return False
+        return True
+
     def invoke(self, payload: bytes) -> InvocationReport:
         """Runs one invocation; the first one waits for the init (and reports its duration)."""
         self._in_flight = True

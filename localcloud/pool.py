@@ -68,6 +68,35 @@ class FunctionPool:
             del self._busy[environment]
             self._changed.notify()
 
+    def provision(self, count: int) -> int:
+        """Starts environments until the function has `count` (at most its limit) and waits for
+        their init, as provisioned concurrency does: the requests that follow find them warm.
+        Returns how many started and initialised."""
+        with self._changed:
+            missing = min(count, self.limit) - len(self._busy) - len(self._idle) - self._starting
+            if missing <= 0:
+                return 0
+            self._starting += missing
+            numbers = range(self._started + 1, self._started + missing + 1)
+            self._started += missing
+            generation = self._generation
+        environments: list[ExecutionEnvironment] = []
+        ready: list[ExecutionEnvironment] = []
+        try:
+            environments += [ExecutionEnvironment(self.spec, number, self._output, self._freeze) for number in numbers]
+            ready = [environment for environment in environments if environment.initialized()]
+        finally:
+            with self._changed:
+                self._starting -= missing
+                kept = generation == self._generation and not self._closed and len(environments) == missing
+                if kept:
+                    self._idle += [_Idle(environment, time.monotonic(), generation) for environment in ready]
+                self._changed.notify_all()
+            if not kept:  # recycled or closed meanwhile, or a spawn failed: none of them serves
+                for environment in environments:
+                    environment.kill()
+        return len(ready) if kept else 0
+
     def reap_idle(self, idle_timeout_s: float) -> int:
         now = time.monotonic()
         with self._changed:

@@ -24,7 +24,7 @@ from pytest_socket import socket_allow_hosts
 
 from bookstore_dev.services import databases
 from bookstore_dev.startup import HOOK
-from bookstore_dev.template import ROOT, TEMPLATE, Route, routes
+from bookstore_dev.template import ROOT, TEMPLATE
 from localcloud.cloud import LocalCloud, Options
 from localcloud.net import free_port
 from localcloud.traceview import Span, read_traces
@@ -58,30 +58,22 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
     cloud = LocalCloud(options)
     cloud.start()
     try:
-        warm_up(cloud.url, routes())
+        # One environment of every function, all at once (ten cold starts fit the init limit).
+        with ThreadPoolExecutor(len(cloud.pools)) as pool:
+            assert all(started == 1 for started in pool.map(lambda function: cloud.provision(function, 1), cloud.pools))
         yield cloud
     finally:
         cloud.stop()
 
 
-def warm_up(url: str, routes: list[Route], environments: int = 1) -> None:
-    """Starts `environments` environments of each route's function, with requests each answers
-    without touching data, so the cold starts are paid here and not inside an order's 2 s wait
-    for its dependencies (as provisioned concurrency would on AWS). Several environments of one
-    function start at once; the functions one after the other when there are several of each (a
-    burst of every cold start at once would outlast Lambda's init limit on two cores)."""
-
-    def send(route: Route) -> int:
-        path = route.path.replace("{id}", "1").replace("{ordem_id}", "x")
-        with httpx.Client(base_url=url, timeout=120) as client:
-            body = "[]" if route.method == "POST" else None
-            return client.request(route.method, path, content=body, headers={"Content-Type": "application/json"}).status_code
-
-    batches = [[route] * environments for route in routes] if environments > 1 else [routes]
-    with ThreadPoolExecutor(max(len(batch) for batch in batches)) as pool:
-        for batch in batches:
-            statuses = list(pool.map(send, batch))
-            assert all(status < 500 for status in statuses), statuses
+def provision(cloud: LocalCloud, functions: list[str], environments: int = 1) -> None:
+    """Starts `environments` environments of each function ahead of the requests (provisioned
+    concurrency), so the cold starts are paid here and not inside an order's 2 s wait for its
+    dependencies. One function after the other: every cold start at once would outlast Lambda's
+    init limit on two cores."""
+    for function in functions:
+        cloud.provision(function, environments)
+        assert len(cloud.pools[function].environments) >= environments, f"{function} did not get {environments} environments"
 
 
 @pytest.fixture

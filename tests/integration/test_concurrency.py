@@ -9,7 +9,8 @@ import httpx
 import psycopg
 
 from bookstore_dev.template import routes
-from tests.integration.conftest import ENVIRONMENTS, warm_up
+from localcloud.cloud import LocalCloud
+from tests.integration.conftest import ENVIRONMENTS, provision
 from tests.support.bookstore import new_book, order, stock_of
 
 # What one order calls: its own function, then books (validation, reservation) and payments.
@@ -17,11 +18,11 @@ ORDER_PATH = {"POST /ordens", "GET /livros/{id}", "POST /livros/{id}/reservas", 
 
 
 def test_twenty_racing_orders_for_five_books_conclude_exactly_five(
-    api: httpx.Client, gateway_url: str, db: dict[str, psycopg.Connection[tuple[object, ...]]]
+    api: httpx.Client, gateway_url: str, cloud: LocalCloud, db: dict[str, psycopg.Connection[tuple[object, ...]]]
 ) -> None:
     # Given a book with 5 in stock, and as many warm environments as orders in flight
     book = new_book(api, estoque=5)
-    warm_up(gateway_url, [route for route in routes() if f"{route.method} {route.path}" in ORDER_PATH], ENVIRONMENTS)
+    provision(cloud, [route.function for route in routes() if f"{route.method} {route.path}" in ORDER_PATH], ENVIRONMENTS)
 
     # When 20 clients order one copy each, at the same time
     def place(_: int) -> httpx.Response:
