@@ -117,12 +117,18 @@ class ExecutionEnvironment:
             return "frozen" if self._frozen else "idle"
 
     def initialized(self) -> bool:
-        """Waits for the init to end (the runtime at its first /next): False, and the environment
-        ended, if it failed or outlasted Lambda's 10 s init limit (plus the function's timeout)."""
+        """Waits for the init to end: False, and the environment ended, if it failed."""
+        if self._init_ended():
+            return True
+        self.kill()
+        return False
+
+    def _init_ended(self) -> bool:
+        """Waits for the runtime's first /next; False if the process died, reported an init error
+        or outlasted Lambda's 10 s init limit (plus the function's timeout)."""
         init_deadline = self._spawned_at + 10 + self.spec.timeout_s
         while not self._ready.wait(0.05):
             if self._process.poll() is not None or self._api.init_error is not None or time.monotonic() > init_deadline:
-                self.kill()
                 return False
         return True
 
@@ -139,10 +145,8 @@ class ExecutionEnvironment:
         self._invoked = True
         request_id = str(uuid.uuid4())
         self._output(f"START RequestId: {request_id} Version: $LATEST")
-        init_deadline = self._spawned_at + 10 + self.spec.timeout_s  # Lambda allows 10 s of init
-        while not self._ready.wait(0.05):
-            if self._process.poll() is not None or self._api.init_error is not None or time.monotonic() > init_deadline:
-                return self._finish(self._init_failure(request_id))
+        if not self._init_ended():
+            return self._finish(self._init_failure(request_id))
 
         started = time.monotonic()
         deadline = started + self.spec.timeout_s

@@ -14,6 +14,9 @@ import psutil
 import pytest
 
 from bookstore_dev.template import ROOT
+from localcloud.cloud import LocalCloud, Options
+from localcloud.errors import LocalCloudError
+from localcloud.net import free_port
 from localcloud.process import LocalCloudProcess, wait_until
 from tests.localcloud.conftest import FIXTURES
 
@@ -107,21 +110,23 @@ def test_without_a_hook_that_asks_no_database_is_started(tmp_path: Path) -> None
         cloud.stop()
 
 
+def start_with_hook(hook: str, state_dir: Path) -> str:
+    """The error a local cloud started in this process stops with, given one start-up hook."""
+    options = Options(FIXTURES / "template.yaml", state_dir, port=free_port(), otlp_port=free_port(), watch=False, startup=(hook,))
+    cloud = LocalCloud(options)
+    with pytest.raises(LocalCloudError) as stopped:
+        cloud.start()
+    return str(stopped.value)
+
+
 def test_a_failing_start_up_hook_stops_the_start_with_one_line_naming_it(tmp_path: Path) -> None:
-    result = run_localcloud(
-        "--template", str(FIXTURES / "template.yaml"), "--state-dir", str(tmp_path), "--startup", "tests.localcloud.hooks:failing"
-    )
-    assert result.returncode == 2
-    assert "start-up hook tests.localcloud.hooks:failing failed: RuntimeError: the application could not start" in result.stderr
-    assert "Traceback" not in result.stderr
+    message = start_with_hook("tests.localcloud.hooks:failing", tmp_path)
+    assert message == "start-up hook tests.localcloud.hooks:failing failed: RuntimeError: the application could not start"
 
 
 def test_an_unknown_start_up_hook_is_named(tmp_path: Path) -> None:
-    result = run_localcloud(
-        "--template", str(FIXTURES / "template.yaml"), "--state-dir", str(tmp_path), "--startup", "tests.localcloud.hooks:nope"
-    )
-    assert result.returncode == 2
-    assert "start-up hook 'tests.localcloud.hooks:nope' not found (no nope in tests.localcloud.hooks)" in result.stderr
+    message = start_with_hook("tests.localcloud.hooks:nope", tmp_path)
+    assert message.startswith("start-up hook 'tests.localcloud.hooks:nope' not found (no nope in tests.localcloud.hooks)")
 
 
 def test_a_stop_during_the_start_up_ends_it_and_leaves_nothing_running(tmp_path: Path) -> None:
