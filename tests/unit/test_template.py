@@ -47,14 +47,21 @@ def test_the_template_names_the_contracts_services_each_with_its_own_database_an
     assert len({service.api for service in found}) == len(found)
 
 
-def test_a_function_breaking_the_convention_is_named_in_the_error(tmp_path: Path) -> None:
-    # Given a template where one function of the books folder calls its service something else
-    text = template.TEMPLATE.read_text().replace("OTEL_SERVICE_NAME: cadastro-de-livros", "OTEL_SERVICE_NAME: livraria", 1)
+BROKEN_CONVENTIONS = [
+    # (what a newcomer writes in one books function instead, what the error says)
+    (("OTEL_SERVICE_NAME: cadastro-de-livros", "OTEL_SERVICE_NAME: livraria"), r"OTEL_SERVICE_NAME.*cadastro-de-livros, livraria"),
+    (("LIVROS_DB_SECRET_NAME: !Ref LivrosDbSecretName", "LIVROS_DB_SECRET_NAME: livros/db"), r"LIVROS_DB_SECRET_NAME: !Ref <parameter>"),
+]
+
+
+@pytest.mark.parametrize(("change", "error"), BROKEN_CONVENTIONS, ids=["another service name", "a secret not by !Ref"])
+def test_a_function_breaking_the_convention_is_named_in_the_error(tmp_path: Path, change: tuple[str, str], error: str) -> None:
+    # Given a template where one function of the books folder breaks the naming convention
     broken = tmp_path / "template.yaml"
-    broken.write_text(text)
+    broken.write_text(template.TEMPLATE.read_text().replace(*change, 1))
     # When the services are read from it
-    # Then the error names the folder and what differs
-    with pytest.raises(TemplateConventionError, match=r"functions/books.*OTEL_SERVICE_NAME.*cadastro-de-livros, livraria"):
+    # Then the error names the folder and what differs (a service is never silently taken for another kind)
+    with pytest.raises(TemplateConventionError, match=rf"functions/books.*{error}"):
         services(broken)
 
 
@@ -69,16 +76,6 @@ def test_context_crosses_api_gateway_in_traceparent_with_x_ray_off() -> None:
     # The X-Ray propagator, when listed first, would start traces of its own: on only if asked for.
     variables = template.load()["Globals"]["Function"]["Environment"]["Variables"]
     assert variables["OTEL_PROPAGATORS"] == "tracecontext,baggage"
-
-
-def test_a_secret_variable_that_is_not_a_parameter_reference_is_named_in_the_error(tmp_path: Path) -> None:
-    # Given a template where one books function names its secret directly instead of by !Ref
-    text = template.TEMPLATE.read_text().replace("LIVROS_DB_SECRET_NAME: !Ref LivrosDbSecretName", "LIVROS_DB_SECRET_NAME: livros/db", 1)
-    broken = tmp_path / "template.yaml"
-    broken.write_text(text)
-    # When the services are read, the service is not taken for one without a database
-    with pytest.raises(TemplateConventionError, match=r"functions/books.*LIVROS_DB_SECRET_NAME: !Ref <parameter>"):
-        services(broken)
 
 
 def test_a_secret_parameter_given_at_start_names_the_secret() -> None:
