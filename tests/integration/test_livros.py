@@ -89,7 +89,38 @@ def test_reusing_an_order_id_for_a_different_reservation_is_409(api: httpx.Clien
     assert stock_of(api, book["id"]) == 4
 
 
-def test_reserving_an_unknown_book_or_releasing_an_unknown_reservation_is_404(api: httpx.Client) -> None:
+def test_reserving_or_releasing_for_an_unknown_book_is_404(api: httpx.Client) -> None:
     assert api.post("/livros/424242/reservas", json={"ordem_id": str(uuid.uuid4()), "quantidade": 1}).status_code == 404
-    book = new_book(api)
-    assert api.delete(f"/livros/{book['id']}/reservas/{uuid.uuid4()}").status_code == 404
+    assert api.delete(f"/livros/424242/reservas/{uuid.uuid4()}").status_code == 404
+
+
+def test_a_release_before_its_reservation_leaves_a_tombstone_that_refuses_the_reservation(api: httpx.Client) -> None:
+    # Given a book, and an order whose release arrives before its reservation (a slow network)
+    book = new_book(api, estoque=5)
+    ordem_id = str(uuid.uuid4())
+    reservas = f"/livros/{book['id']}/reservas"
+    # When the release comes first
+    released = api.delete(f"{reservas}/{ordem_id}")
+    # Then it is taken (nothing was held) and remembered
+    assert released.status_code == 200
+    assert released.json() == {"ordem_id": ordem_id, "livro_id": book["id"], "quantidade": 0, "status": "LIBERADA"}
+    # When the reservation arrives after it
+    late = api.post(reservas, json={"ordem_id": ordem_id, "quantidade": 2})
+    # Then it is refused, and the stock is untouched
+    assert late.status_code == 409
+    assert late.json()["motivo"] == "RESERVA_LIBERADA"
+    assert stock_of(api, book["id"]) == 5
+
+
+def test_reserving_again_for_a_released_reservation_is_refused(api: httpx.Client) -> None:
+    # Given a reservation made and then released
+    book = new_book(api, estoque=5)
+    ordem_id = str(uuid.uuid4())
+    reservas = f"/livros/{book['id']}/reservas"
+    assert api.post(reservas, json={"ordem_id": ordem_id, "quantidade": 2}).status_code == 201
+    assert api.delete(f"{reservas}/{ordem_id}").status_code == 200
+    # When the same order asks for it again (a retry that arrives late)
+    again = api.post(reservas, json={"ordem_id": ordem_id, "quantidade": 2})
+    # Then it is refused as released, and the stock stays given back
+    assert (again.status_code, again.json()["motivo"]) == (409, "RESERVA_LIBERADA")
+    assert stock_of(api, book["id"]) == 5

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
@@ -213,3 +214,25 @@ def test_unknown_order_is_404(api: httpx.Client) -> None:
     response = api.get(f"/ordens/{uuid.uuid4()}")
     assert response.status_code == 404
     assert response.json() == {"message": "Ordem não encontrada"}
+
+
+def test_a_reservation_that_commits_after_the_order_gave_up_gives_its_stock_back(
+    api: httpx.Client, conninfos: dict[str, str], db: DB
+) -> None:
+    # Given a book whose row another session holds locked past Ordem de Compra's 2 s wait
+    book = new_book(api, estoque=10)
+    with psycopg.connect(conninfos["livros"]) as blocker:
+        blocker.execute("SELECT 1 FROM livros WHERE id = %s FOR UPDATE", (book["id"],))
+        # When an order is placed: its reservation waits for the lock, the order gives up on it
+        given_up = order(api, book["id"], quantidade=2)
+        assert given_up.status_code == 504
+        assert given_up.json()["status"] != "CONCLUIDA"
+    # (the lock is released: the reservation that was waiting commits now)
+    # Then the stock comes back in full, the reservation released, and nothing was charged
+    deadline = time.monotonic() + 30
+    while stock_of(api, book["id"]) != 10 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert stock_of(api, book["id"]) == 10
+    reservation = db["livros"].execute("SELECT status, quantidade FROM reservas WHERE ordem_id = %s", (given_up.json()["id"],)).fetchone()
+    assert reservation == ("LIBERADA", 2)
+    assert count(db, "pagamentos", "pagamentos") == 0

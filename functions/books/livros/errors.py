@@ -23,6 +23,15 @@ class ReservaConflitante(DomainError):
     message = "Esta ordem já tem uma reserva diferente"
 
 
+class ReservaLiberada(DomainError):
+    """The order's reservation was released (or its release came first): it holds nothing, for good."""
+
+    message = "A reserva desta ordem já foi liberada"
+
+    def __init__(self) -> None:
+        super().__init__(motivo="RESERVA_LIBERADA")
+
+
 def register_error_handlers(app: APIGatewayRestResolver) -> None:
     map_domain_errors(
         app,
@@ -31,5 +40,6 @@ def register_error_handlers(app: APIGatewayRestResolver) -> None:
             ReservaNaoEncontrada: 404,
             EstoqueInsuficiente: 409,
             ReservaConflitante: 409,
+            ReservaLiberada: 409,
         },
     )

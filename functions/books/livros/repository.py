@@ -55,6 +55,17 @@ def insert_reserva(connection: Connection, livro_id: int, ordem_id: UUID, quanti
     return _reserva(row)
 
 
+def insert_reserva_liberada(connection: Connection, livro_id: int, ordem_id: UUID) -> Reserva | None:
+    """A tombstone for an order released before it reserved; None when the order has a reservation
+    (one committed meanwhile: the insert waited for it)."""
+    row = connection.execute(
+        "INSERT INTO reservas (ordem_id, livro_id, quantidade, status) VALUES (%s, %s, 0, 'LIBERADA')"
+        " ON CONFLICT (ordem_id) DO NOTHING RETURNING ordem_id, livro_id, quantidade, status",
+        (ordem_id, livro_id),
+    ).fetchone()
+    return _reserva(row)
+
+
 def select_reserva(connection: Connection, ordem_id: UUID, *, for_update: bool = False) -> Reserva | None:
     query = "SELECT ordem_id, livro_id, quantidade, status FROM reservas WHERE ordem_id = %s"
     return _reserva(connection.execute(query + (" FOR UPDATE" if for_update else ""), (ordem_id,)).fetchone())

@@ -10,7 +10,7 @@ from psycopg.errors import ForeignKeyViolation
 from bookstore_shared import telemetry
 from bookstore_shared.database import Connection, Database
 from livros import repository
-from livros.errors import EstoqueInsuficiente, LivroNaoEncontrado, ReservaConflitante, ReservaNaoEncontrada
+from livros.errors import EstoqueInsuficiente, LivroNaoEncontrado, ReservaConflitante, ReservaLiberada, ReservaNaoEncontrada
 from livros.models import Livro, NovaReserva, NovoLivro, Reserva, StatusReserva
 
 RESERVATIONS = telemetry.meter().create_counter(
@@ -66,25 +66,39 @@ class Livros:
         return reserva, nova
 
     def liberar(self, livro_id: int, ordem_id: UUID) -> Reserva:
-        """Gives the reserved stock back. Idempotent: a reservation already released stays as it is."""
+        """Gives the reserved stock back. Idempotent: a reservation already released stays as it is.
+        A release that comes before its reservation leaves a tombstone (LIBERADA, nothing held),
+        so the reservation, if it ever comes, is refused rather than holding stock for good."""
 
         def work(connection: Connection) -> Reserva:
             reserva = repository.select_reserva(connection, ordem_id, for_update=True)
-            if reserva is None or reserva.livro_id != livro_id:
+            if reserva is None:
+                tombstone = repository.insert_reserva_liberada(connection, livro_id, ordem_id)
+                if tombstone is not None:
+                    return tombstone
+                # The reservation was being made: the insert waited for it to commit; release it.
+                reserva = repository.select_reserva(connection, ordem_id, for_update=True)
+                assert reserva is not None
+            if reserva.livro_id != livro_id:
                 raise ReservaNaoEncontrada()
             if reserva.status is StatusReserva.LIBERADA:
                 return reserva
             repository.give_back_stock(connection, livro_id, reserva.quantidade)
             return repository.mark_reserva_liberada(connection, ordem_id)
 
-        reserva = self._database.run(work)
-        _count("released", livro_id)
+        try:
+            reserva = self._database.run(work)
+        except ForeignKeyViolation as error:  # a tombstone for a book that does not exist
+            raise LivroNaoEncontrado() from error
+        _count("released" if reserva.quantidade else "released before reserved", livro_id)
         return reserva
 
     @staticmethod
     def _same_reservation(connection: Connection, livro_id: int, pedido: NovaReserva) -> Reserva:
         existing = repository.select_reserva(connection, pedido.ordem_id)
         assert existing is not None  # the conflicting row is committed: reservations are never deleted
+        if existing.status is StatusReserva.LIBERADA:
+            raise ReservaLiberada()
         if existing.livro_id != livro_id or existing.quantidade != pedido.quantidade:
             raise ReservaConflitante()
         return existing

@@ -1,4 +1,6 @@
-"""DELETE /livros/{id}/reservas/{ordem_id} — gives an order's reserved stock back (idempotent)."""
+"""DELETE /livros/{id}/reservas/{ordem_id} — gives an order's reserved stock back (idempotent). A release
+that comes before its reservation leaves a tombstone (LIBERADA, nothing held): the reservation is
+then refused with 409 RESERVA_LIBERADA. 404 for an unknown book."""
 
 from typing import Any
 from uuid import UUID
