@@ -202,9 +202,11 @@ def test_an_order_that_cannot_release_its_stock_stays_pending_until_a_retry(api:
     # When the client retries once books is back
     faults_of(cloud).clear()
     finished = order(api, book["id"], quantidade=2, key="retomar-2")
-    # Then the order ends NAO_CONCLUIDA, its stock back, and no charge (the payment was cancelled)
+    # Then the order ends NAO_CONCLUIDA for its first cause (payments failing, not a decline: the
+    # payment the retry finds is the one the first attempt cancelled), its stock back, no charge
     assert finished.json()["id"] == interrupted.json()["id"]
-    assert (finished.json()["status"], finished.json()["motivo"]) == ("NAO_CONCLUIDA", "PAGAMENTO_RECUSADO")
+    assert finished.status_code == 502
+    assert (finished.json()["status"], finished.json()["motivo"]) == ("NAO_CONCLUIDA", "PAGAMENTO_INDISPONIVEL")
     assert stock_of(api, book["id"]) == 5
     approved = db["pagamentos"].execute("SELECT count(*) FROM pagamentos WHERE status = 'APROVADO'").fetchone()
     assert approved == (0,)
@@ -236,3 +238,18 @@ def test_a_reservation_that_commits_after_the_order_gave_up_gives_its_stock_back
     reservation = db["livros"].execute("SELECT status, quantidade FROM reservas WHERE ordem_id = %s", (given_up.json()["id"],)).fetchone()
     assert reservation == ("LIBERADA", 2)
     assert count(db, "pagamentos", "pagamentos") == 0
+
+
+def test_a_retry_after_a_decline_whose_release_was_not_answered_reports_the_decline(api: httpx.Client, cloud: LocalCloud) -> None:
+    # Given a declined card, and books releasing the stock but answering after orders gave up
+    book = new_book(api, estoque=5)
+    faults_of(cloud)["LiberarReservaFunction"] = faults.answer_after_the_caller_gave_up()
+    interrupted = order(api, book["id"], quantidade=2, card=CARD_DECLINED, key="recusada-sem-resposta")
+    assert (interrupted.status_code, interrupted.json()["status"]) == (504, "PENDENTE")
+    # When the client retries with the same key, books answering again
+    faults_of(cloud).clear()
+    finished = order(api, book["id"], quantidade=2, card=CARD_DECLINED, key="recusada-sem-resposta")
+    # Then the order ends refused for the decline (the released reservation is not books failing)
+    assert finished.status_code == 402
+    assert (finished.json()["status"], finished.json()["motivo"]) == ("NAO_CONCLUIDA", "PAGAMENTO_RECUSADO")
+    assert stock_of(api, book["id"]) == 5

@@ -222,9 +222,10 @@ def test_a_failed_reservation_that_cannot_be_released_stays_pending_with_the_res
     ordem, status = saga.ordens.criar(pedido(), "k-1")
     # Then it is answered with the reservation's failure, saying why it stopped
     assert (status, ordem.status, ordem.motivo) == (http_status, StatusOrdem.PENDENTE, Motivo.CADASTRO_DE_LIVROS_INDISPONIVEL)
-    # And it stays PENDENTE (stock may be held) for a retry with the same key to settle
+    # And it stays PENDENTE (stock may be held) for a retry with the same key to settle, its first cause stored
     stored = saga.stored(ordem.id)
-    assert (stored.status, stored.motivo, stored.http_status) == (StatusOrdem.PENDENTE, None, None)
+    assert (stored.status, stored.motivo, stored.http_status) == (StatusOrdem.PENDENTE, Motivo.CADASTRO_DE_LIVROS_INDISPONIVEL, http_status)
+
     assert PAGAR not in saga.log.operations()
 
 
@@ -254,7 +255,9 @@ def test_a_declined_card_whose_stock_cannot_be_released_stays_pending_with_the_r
     ordem, status = saga.ordens.criar(pedido(), "k-1")
     # Then the answer is the release's failure; the order stays PENDENTE for a retry
     assert (status, ordem.status, ordem.motivo) == (http_status, StatusOrdem.PENDENTE, Motivo.PAGAMENTO_RECUSADO)
-    assert saga.stored(ordem.id).status is StatusOrdem.PENDENTE
+    stored = saga.stored(ordem.id)
+    # And the decline is stored as its cause, with the 402 a retry that finishes it will answer
+    assert (stored.status, stored.motivo, stored.http_status) == (StatusOrdem.PENDENTE, Motivo.PAGAMENTO_RECUSADO, 402)
 
 
 @pytest.mark.parametrize("failure", list(Failure))
@@ -421,6 +424,46 @@ def test_a_replay_of_a_pending_order_resumes_it_from_the_reservation(saga: Saga)
     assert saga.log.operations() == [RESERVAR, PAGAR]
     assert saga.log.args_of(RESERVAR) == [(LIVRO_ID, anterior.id, 2)]
     assert saga.log.args_of(PAGAR) == [(anterior.id, anterior.valor_total)]
+
+
+def pendente_por(motivo: Motivo, http_status: int) -> OrdemRegistrada:
+    """An order an earlier attempt gave up and could not finish compensating: its first cause stored."""
+    return pendente().model_copy(update={"motivo": motivo, "http_status": http_status})
+
+
+def test_a_retry_that_finds_the_reservation_released_ends_with_the_first_cause(saga: Saga) -> None:
+    # Given an order left PENDENTE after a declined card, its release lost (it happened, unanswered)
+    anterior = pendente_por(Motivo.PAGAMENTO_RECUSADO, 402)
+    saga.repository.store(anterior)
+    saga.livros.reservar_script = Script(Reservou.LIBERADA)
+    # When the client retries with the same key
+    ordem, status = saga.ordens.criar(pedido(), "k-1")
+    # Then the order ends as the first attempt decided, with its answer's cause, and nothing is charged
+    assert (status, ordem.status, ordem.motivo) == (402, StatusOrdem.NAO_CONCLUIDA, Motivo.PAGAMENTO_RECUSADO)
+    assert saga.log.operations() == [RESERVAR]
+    assert saga.stored(ordem.id) == ordem
+
+
+def test_a_retry_that_finds_the_reservation_released_with_no_cause_stored_says_so(saga: Saga) -> None:
+    # Given an order left PENDENTE with no cause (its environment killed midway), its reservation released
+    saga.repository.store(pendente())
+    saga.livros.reservar_script = Script(Reservou.LIBERADA)
+    # When the client retries, Then it ends refused for that, as 409, without charging
+    ordem, status = saga.ordens.criar(pedido(), "k-1")
+    assert (status, ordem.status, ordem.motivo) == (409, StatusOrdem.NAO_CONCLUIDA, Motivo.RESERVA_LIBERADA)
+    assert PAGAR not in saga.log.operations()
+
+
+def test_a_retry_whose_payment_was_cancelled_ends_with_the_payments_failure_not_a_decline(saga: Saga) -> None:
+    # Given an order left PENDENTE because payments did not answer and its stock could not be released
+    saga.repository.store(pendente_por(Motivo.PAGAMENTO_INDISPONIVEL, 502))
+    # And the payment it gets back on the retry is the one that attempt cancelled
+    saga.pagamentos.pagar_script = Script(RECUSADO)
+    # When the client retries
+    ordem, status = saga.ordens.criar(pedido(), "k-1")
+    # Then the stock is released and the order ends with the first cause, not PAGAMENTO_RECUSADO
+    assert LIBERAR in saga.log.operations()
+    assert (status, ordem.status, ordem.motivo) == (502, StatusOrdem.NAO_CONCLUIDA, Motivo.PAGAMENTO_INDISPONIVEL)
 
 
 # --- Reading an order --------------------------------------------------------------------------

@@ -36,6 +36,7 @@ class Reservou(StrEnum):
     SIM = "SIM"
     SEM_ESTOQUE = "SEM_ESTOQUE"
     LIVRO_NAO_EXISTE = "LIVRO_NAO_EXISTE"
+    LIBERADA = "LIBERADA"  # released before (by an earlier attempt, or a release that came first)
 
 
 class LivrosClient:
@@ -51,7 +52,8 @@ class LivrosClient:
     def reservar(self, livro_id: int, ordem_id: UUID, quantidade: int) -> Reservou:
         response = self._client.request("POST", f"/livros/{livro_id}/reservas", json={"ordem_id": str(ordem_id), "quantidade": quantidade})
         if response.status_code == 409:
-            return Reservou.SEM_ESTOQUE
+            refused = _expect(self._client.dependency, response, 409)
+            return Reservou.LIBERADA if refused.get("motivo") == "RESERVA_LIBERADA" else Reservou.SEM_ESTOQUE
         if response.status_code == 404:
             return Reservou.LIVRO_NAO_EXISTE
         reserva = self._expect(response, 200, 201)

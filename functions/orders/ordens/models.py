@@ -30,6 +30,8 @@ class Motivo(StrEnum):
     LIVRO_NAO_ENCONTRADO = "LIVRO_NAO_ENCONTRADO"
     CADASTRO_DE_LIVROS_INDISPONIVEL = "CADASTRO_DE_LIVROS_INDISPONIVEL"
     PAGAMENTO_INDISPONIVEL = "PAGAMENTO_INDISPONIVEL"
+    # The order's reservation was released before this attempt, for a cause no attempt recorded.
+    RESERVA_LIBERADA = "RESERVA_LIBERADA"
 
 
 class Ordem(BaseModel):

@@ -103,6 +103,10 @@ class Ordens:
             return self._finalizar(ordem, StatusOrdem.NAO_CONCLUIDA, Motivo.ESTOQUE_INSUFICIENTE, None, 409)
         if reservou is Reservou.LIVRO_NAO_EXISTE:
             return self._finalizar(ordem, StatusOrdem.NAO_CONCLUIDA, Motivo.LIVRO_NAO_ENCONTRADO, None, 404)
+        if reservou is Reservou.LIBERADA:
+            # An earlier attempt released it (or its release came first): the order cannot hold
+            # stock any more. It ends with that attempt's stored cause, or says just this.
+            return self._finalizar(ordem, StatusOrdem.NAO_CONCLUIDA, Motivo.RESERVA_LIBERADA, None, 409)
 
         try:
             pagamento = self._cobrar(ordem, pedido)
@@ -139,7 +143,7 @@ class Ordens:
                 "não foi possível cancelar o pagamento; ordem fica pendente",
                 extra={"ordem_id": str(ordem.id), "falha": cancel_error.failure.value},
             )
-            return self._manter_pendente(ordem, Motivo.PAGAMENTO_INDISPONIVEL, None), status_for(error)
+            return self._manter_pendente(ordem, Motivo.PAGAMENTO_INDISPONIVEL, None, status_for(error), status_for(error))
         return self._liberar_e_finalizar(ordem, Motivo.PAGAMENTO_INDISPONIVEL, pagamento_id, status_for(error), cause=error)
 
     def _abandonar(self, ordem: OrdemRegistrada, motivo: Motivo, error: DependencyError) -> tuple[OrdemRegistrada, int]:
@@ -159,30 +163,52 @@ class Ordens:
                 "não foi possível liberar o estoque; ordem fica pendente",
                 extra={"ordem_id": str(ordem.id), "falha": release_error.failure.value},
             )
-            return self._manter_pendente(ordem, motivo, pagamento_id), status_for(cause or release_error)
+            return self._manter_pendente(ordem, motivo, pagamento_id, http_status, status_for(cause or release_error))
         return self._finalizar(ordem, StatusOrdem.NAO_CONCLUIDA, motivo, pagamento_id, http_status)
 
-    @staticmethod
-    def _manter_pendente(ordem: OrdemRegistrada, motivo: Motivo, pagamento_id: UUID | None) -> OrdemRegistrada:
-        """The answer for an order left PENDENTE: why it stopped, as it is stored (unchanged)."""
-        return ordem.model_copy(update={"motivo": motivo, "pagamento_id": pagamento_id})
+    def _manter_pendente(
+        self, ordem: OrdemRegistrada, motivo: Motivo, pagamento_id: UUID | None, http_status: int, answer_status: int
+    ) -> tuple[OrdemRegistrada, int]:
+        """Leaves the order PENDENTE (answered `answer_status` now), with its first cause and the
+        status that cause ends it with stored (an earlier attempt's, if it had one): the retry that
+        finishes it answers with that cause, not with what it meets on the way (a payment it
+        cancelled itself, a reservation it released itself)."""
+        pendente = ordem.model_copy(
+            update={
+                "motivo": ordem.motivo or motivo,
+                "pagamento_id": pagamento_id or ordem.pagamento_id,
+                "http_status": ordem.http_status or http_status,
+            }
+        )
+        assert pendente.http_status is not None
+        if not self._repository.update_ordem_pendente(
+            ordem.id, StatusOrdem.PENDENTE, pendente.motivo, pendente.pagamento_id, pendente.http_status
+        ):
+            return self._finalizada_por_outra(ordem.id)
+        return pendente, answer_status
 
     def _finalizar(
         self, ordem: OrdemRegistrada, status: StatusOrdem, motivo: Motivo | None, pagamento_id: UUID | None, http_status: int
     ) -> tuple[OrdemRegistrada, int]:
+        if status is StatusOrdem.NAO_CONCLUIDA and ordem.motivo is not None:
+            # An order an earlier attempt left PENDENTE ends with that attempt's cause.
+            motivo, http_status, pagamento_id = ordem.motivo, ordem.http_status or http_status, pagamento_id or ordem.pagamento_id
         if not self._repository.update_ordem_pendente(ordem.id, status, motivo, pagamento_id, http_status):
-            # A concurrent retry finished it first; both saw the same idempotent answers.
-            # (A finished order never changes again, so reading it back in a transaction of its own is safe.)
-            concurrent = self._repository.select_ordem(ordem.id)
-            assert concurrent is not None
-            assert concurrent.http_status is not None
-            return concurrent, concurrent.http_status
+            return self._finalizada_por_outra(ordem.id)
         self._logger.info("ordem finalizada", extra={"ordem_id": str(ordem.id), "status": status.value, "motivo": motivo})
         outcome = {"bookstore.order.status": status.value, "bookstore.order.reason": motivo.value if motivo else "none"}
         ORDERS.add(1, outcome)
         telemetry.current_span().set_attributes({"bookstore.order.id": str(ordem.id), **outcome})
         final = ordem.model_copy(update={"status": status, "motivo": motivo, "pagamento_id": pagamento_id, "http_status": http_status})
         return final, http_status
+
+    def _finalizada_por_outra(self, ordem_id: UUID) -> tuple[OrdemRegistrada, int]:
+        """A concurrent retry finished the order first; both saw the same idempotent answers.
+        (A finished order never changes again, so reading it back in a transaction of its own is safe.)"""
+        concurrent = self._repository.select_ordem(ordem_id)
+        assert concurrent is not None
+        assert concurrent.http_status is not None
+        return concurrent, concurrent.http_status
 
     def _chamar(self, motivo: Motivo, call: Callable[[], T]) -> T:
         """A call made before the order is recorded: a failure leaves nothing to clean up."""
