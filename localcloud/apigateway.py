@@ -20,8 +20,17 @@ from localcloud.environment import InvocationReport, Outcome
 from localcloud.faults import Fault
 from localcloud.pool import Throttled
 
-# API Gateway's own answer when the function is throttled.
-THROTTLED = json.dumps({"statusCode": 429, "headers": {"Content-Type": "application/json"}, "body": '{"message": "Too Many Requests"}'})
+
+def _gateway_answer(status: int, message: str) -> str:
+    """An answer API Gateway gives itself, as a Lambda proxy response document."""
+    return json.dumps({"statusCode": status, "headers": {"Content-Type": "application/json"}, "body": json.dumps({"message": message})})
+
+
+# When the function is throttled.
+THROTTLED = _gateway_answer(429, "Too Many Requests")
+# A synchronous invocation's event may not exceed Lambda's 6 MB payload quota.
+PAYLOAD_LIMIT_BYTES = 6 * 1024 * 1024
+TOO_LARGE = _gateway_answer(413, "Request Entity Too Large")
 
 Run = Callable[[str, bytes], InvocationReport]  # function name, event → how the invocation went
 
@@ -47,6 +56,9 @@ class ApiGateway:
         return Server(self, host, port)
 
     def _invoke(self, function: str, event: bytes) -> bytes:
+        if len(event) > PAYLOAD_LIMIT_BYTES:
+            return TOO_LARGE.encode()
+
         def invoke() -> InvocationReport:
             return self._run(function, event)
 

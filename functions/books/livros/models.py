@@ -9,12 +9,12 @@ from uuid import UUID
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
-from bookstore_shared.models import Dinheiro
+from bookstore_shared.models import CanonicalId, Dinheiro, Uuid
 
 MAX_PAGE = 200
 
 # A book id in a route: a positive PostgreSQL BIGINT, anything else is a 422.
-LivroId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+LivroId = Annotated[CanonicalId, Path(ge=1, le=2**63 - 1)]
 
 
 class NovoLivro(BaseModel):
@@ -41,7 +41,7 @@ class Catalogo(RootModel[list[Livro]]):
 class NovaReserva(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    ordem_id: UUID
+    ordem_id: Uuid
     quantidade: int = Field(ge=1, le=100, strict=True)
 
 

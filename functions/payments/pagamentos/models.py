@@ -7,13 +7,13 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bookstore_shared.models import Cartao, Dinheiro
+from bookstore_shared.models import Cartao, Dinheiro, Uuid
 
 
 class NovoPagamento(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    ordem_id: UUID
+    ordem_id: Uuid
     valor: Dinheiro
     cartao: Cartao
 
@@ -42,7 +42,7 @@ class Pagamento(BaseModel):
 class NovoCancelamento(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    ordem_id: UUID
+    ordem_id: Uuid
 
 
 class Cancelamento(BaseModel):

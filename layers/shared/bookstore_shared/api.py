@@ -4,8 +4,10 @@ silenced). Each service adds its own domain errors in its `errors` module."""
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -61,16 +63,89 @@ def create_app(logger: Logger) -> APIGatewayRestResolver:
 
 
 def lambda_handler(app: APIGatewayRestResolver, logger: Logger) -> Handler:
-    """The function Lambda calls: Lambda context in every log line, then the resolver."""
+    """The function Lambda calls: Lambda context in every log line, a body the resolver cannot
+    use refused first (see `unusable_body`), then the resolver."""
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         with telemetry.invocation(event) as finish:
-            response = app.resolve(event, context)
+            refusal = unusable_body(event)
+            response = _proxy_response(*refusal) if refusal else app.resolve(event, context)
             finish(response)
             return response
 
     return handler
+
+
+# Python refuses to turn longer digit strings into numbers (CVE-2020-10735); no field needs them.
+MAX_NUMBER_DIGITS = 40
+
+
+def unusable_body(event: dict[str, Any]) -> tuple[int, str] | None:
+    """Why the request's body cannot reach the resolver, as (status, message), or None when it
+    can: every route takes JSON objects, so a body that is not JSON (`415` for its content type,
+    `400` for its text) never reaches the code that parses it, and never comes back in an answer.
+    A NUL character is refused here too: PostgreSQL cannot store it in text."""
+    body = event.get("body")
+    if body is None or body == "":
+        return None
+    headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
+    media_type = str(headers.get("content-type", "")).split(";", 1)[0].strip().lower()
+    if media_type != "application/json" and not (media_type.startswith("application/") and media_type.endswith("+json")):
+        return 415, "Content-Type deve ser application/json"
+    try:
+        text = base64.b64decode(body).decode("utf-8") if event.get("isBase64Encoded") else str(body)
+        document = json.loads(text, parse_int=_bounded_int, parse_float=_bounded_decimal, parse_constant=_no_constant)
+    except (ValueError, RecursionError):  # not UTF-8, not JSON, a huge number, NaN, or nested too deep
+        return 400, "Corpo não é um JSON válido"
+    if _has_nul(document):
+        return 400, "Corpo com caractere NUL"
+    _declare_json(event)
+    return None
+
+
+def _declare_json(event: dict[str, Any]) -> None:
+    """Media types are case-insensitive (RFC 9110) but the resolver compares them as written:
+    a JSON body it will read is declared to it as plain `application/json`."""
+    for section in ("headers", "multiValueHeaders"):
+        headers = event.get(section) or {}
+        for name in [name for name in headers if name.lower() == "content-type"]:
+            headers[name] = [content_types.APPLICATION_JSON] if section == "multiValueHeaders" else content_types.APPLICATION_JSON
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_NUMBER_DIGITS:
+        raise ValueError("number too long")
+    return int(text)
+
+
+def _bounded_decimal(text: str) -> Decimal:
+    if len(text) > MAX_NUMBER_DIGITS + 20:  # digits, point and exponent
+        raise ValueError("number too long")
+    return Decimal(text)
+
+
+def _no_constant(text: str) -> None:
+    raise ValueError(f"{text} is not JSON")
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
+
+
+def _proxy_response(status_code: int, message: str) -> dict[str, Any]:
+    return {
+        "statusCode": status_code,
+        "headers": {"Content-Type": content_types.APPLICATION_JSON},
+        "body": _to_json({"message": message}),
+        "isBase64Encoded": False,
+    }
 
 
 class DomainError(Exception):

@@ -6,6 +6,7 @@ import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated
+from uuid import UUID
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator
 from pydantic_extra_types.payment import PaymentCardNumber
@@ -22,6 +23,28 @@ Dinheiro = Annotated[
     Field(gt=0, max_digits=12, decimal_places=2, examples=["49.90"]),
     PlainSerializer(_money_text, return_type=str, when_used="json"),
 ]
+
+
+_UUID_TEXT = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_ID_TEXT = re.compile(r"[1-9][0-9]{0,18}")
+
+
+def _canonical_uuid(value: object) -> object:
+    if isinstance(value, str) and not _UUID_TEXT.fullmatch(value):
+        raise ValueError("deve ser um UUID no formato 8-4-4-4-12")
+    return value
+
+
+def _canonical_id(value: object) -> object:
+    if isinstance(value, str) and not _ID_TEXT.fullmatch(value):
+        raise ValueError("deve ser um inteiro positivo, só dígitos, sem zeros à esquerda")
+    return value
+
+
+# Ids as callers write them: one spelling each, so `/livros/01` or a UUID without its hyphens is a
+# 422 rather than another name for the same thing (pydantic alone accepts "1.0", "+1", " 1").
+Uuid = Annotated[UUID, BeforeValidator(_canonical_uuid)]
+CanonicalId = Annotated[int, BeforeValidator(_canonical_id)]
 
 
 def _digits_only(value: object) -> object:

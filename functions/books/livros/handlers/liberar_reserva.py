@@ -3,11 +3,11 @@ that comes before its reservation leaves a tombstone (LIBERADA, nothing held): t
 then refused with 409 RESERVA_LIBERADA. 404 for an unknown book."""
 
 from typing import Any
-from uuid import UUID
 
 from aws_lambda_powertools.event_handler import Response
 
 from bookstore_shared.api import json_response, lambda_handler
+from bookstore_shared.models import Uuid
 from bookstore_shared.telemetry import instrument_lambda_handler
 from livros.models import LivroId
 from livros.runtime import livros, logger, new_app
@@ -16,7 +16,7 @@ app = new_app()
 
 
 @app.delete("/livros/<id>/reservas/<ordem_id>")
-def liberar_reserva(id: LivroId, ordem_id: UUID) -> Response[Any]:  # noqa: A002
+def liberar_reserva(id: LivroId, ordem_id: Uuid) -> Response[Any]:  # noqa: A002
     reserva = livros.liberar(id, ordem_id)
     logger.info("reserva liberada", extra={"livro_id": id, "ordem_id": str(ordem_id)})
     return json_response(200, reserva)

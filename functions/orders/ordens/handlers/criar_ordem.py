@@ -19,7 +19,7 @@ app = new_app()
 @app.post("/ordens")
 def criar_ordem(
     pedido: NovaOrdem,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=255)] = None,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$")] = None,
 ) -> Response[Any]:
     ordem, status_code = ordens.criar(pedido, idempotency_key)
     return json_response(status_code, ordem, headers={"Location": f"/ordens/{ordem.id}"})

@@ -1,11 +1,11 @@
 """GET /ordens/{id} — one order, whatever its status."""
 
 from typing import Any
-from uuid import UUID
 
 from aws_lambda_powertools.event_handler import Response
 
 from bookstore_shared.api import json_response, lambda_handler
+from bookstore_shared.models import Uuid
 from bookstore_shared.telemetry import instrument_lambda_handler
 from ordens.runtime import logger, new_app, ordens
 
@@ -13,7 +13,7 @@ app = new_app()
 
 
 @app.get("/ordens/<id>")
-def obter_ordem(id: UUID) -> Response[Any]:  # noqa: A002 - the route's name
+def obter_ordem(id: Uuid) -> Response[Any]:  # noqa: A002 - the route's name
     return json_response(200, ordens.obter(id))
 
 
