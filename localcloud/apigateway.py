@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+import flask
 from flask import Response
 from flask.testing import FlaskClient
 from werkzeug.serving import ThreadedWSGIServer
@@ -41,12 +42,27 @@ class ApiGateway:
         self.faults: dict[str, Fault] = {}
         self._run = run
         self.app = samcli.gateway_app(api, self._invoke)
+        self.app.before_request(self._refuse_what_api_gateway_would)
+        self._head_routes = any("HEAD" in route.methods for route in api.routes)
         for name, action in (control or {}).items():
 
             def endpoint(action: Callable[[], dict[str, Any]] = action) -> Response:
                 return Response(json.dumps(action()), status=200, mimetype="application/json")
 
             self.app.add_url_rule(f"/_localcloud/{name}", f"localcloud_{name}", endpoint, methods=["POST"])
+
+    def _refuse_what_api_gateway_would(self) -> Response | None:
+        """Requests SAM's service would answer with a 502 of its own: a method no route declares
+        (Flask adds HEAD to every GET rule; API Gateway answers 403, as for any unknown method),
+        and a text body that is not UTF-8 (SAM cannot put it in the event; the local cloud refuses
+        it with 400, where API Gateway's own handling of such bytes is not emulated)."""
+        if flask.request.method == "HEAD" and not self._head_routes:
+            return _answer(403, "Missing Authentication Token")
+        try:
+            flask.request.get_data().decode("utf-8")
+        except UnicodeDecodeError:
+            return _answer(400, "Body is not UTF-8 text")
+        return None
 
     def test_client(self) -> FlaskClient:
         """Requests without a socket (the unit tests have no network)."""
@@ -70,6 +86,10 @@ class ApiGateway:
         if report.outcome is not Outcome.RESPONSE:
             raise samcli.FunctionFailed(f"{function}: {report.outcome.value}")
         return report.body
+
+
+def _answer(status: int, message: str) -> Response:
+    return Response(json.dumps({"message": message}), status=status, mimetype="application/json")
 
 
 class _NoDelayWsgiServer(ThreadedWSGIServer):

@@ -186,3 +186,16 @@ def test_only_the_canonical_form_of_a_book_id_is_a_book_id(gateway: FlaskClient,
 def test_only_the_canonical_form_of_an_order_id_is_an_order_id(gateway: FlaskClient, path: str) -> None:
     response = gateway.get(path)
     assert response.status_code == 422, response.text
+
+
+def test_a_body_that_is_not_utf_8_is_400_not_a_gateway_error(gateway: FlaskClient) -> None:
+    response = gateway.post(
+        "/livros", data=b'{"titulo": "\xff\xfe", "preco": "1.00", "estoque": 1}', headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert response.json == {"message": "Body is not UTF-8 text"}
+
+
+def test_head_on_a_get_route_is_what_api_gateway_answers_for_a_method_it_does_not_have(gateway: FlaskClient) -> None:
+    response = gateway.head("/livros/1")
+    assert response.status_code == 403
