@@ -27,7 +27,7 @@ run: install ## Run the whole Bookstore on the local cloud, http://127.0.0.1:300
 	$(PY) -m localcloud --startup bookstore_dev.startup:start $(ARGS)
 
 recycle: install ## End every execution environment of a running local cloud: the next requests start cold
-	$(PY) -m localcloud recycle
+	$(PY) -m localcloud recycle $(ARGS)
 
 test: test-unit test-integration test-localcloud ## Run every test (each starts what it needs)
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import argparse
 import base64
-import gzip
 import json
 import queue
 import signal
 import sys
 import threading
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,23 @@ SIGNALS: dict[str, tuple[str, type[Message], type[Message]]] = {
     "/v1/logs": ("logs.jsonl", ExportLogsServiceRequest, ExportLogsServiceResponse),
 }
 HEX_IDS = {"traceId", "spanId", "parentSpanId"}
+# As a Collector's confighttp limits a request (its default max_request_body_size is 20 MiB),
+# before and after inflating it: a small gzip body can expand a thousandfold.
+MAX_BODY_BYTES = 20 * 1024 * 1024
+
+
+class _TooLarge(ValueError):
+    pass
+
+
+def _inflate(body: bytes) -> bytes:
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    inflated = inflater.decompress(body, MAX_BODY_BYTES + 1)
+    if len(inflated) > MAX_BODY_BYTES:
+        raise _TooLarge("export too large once inflated")
+    if not inflater.eof:
+        raise EOFError("truncated gzip body")
+    return inflated
 
 
 def to_otlp_json(message: Message) -> dict[str, Any]:
@@ -61,9 +78,21 @@ class OtlpReceiver:
                 if signal is None:
                     self.answer(404, b"", "text/plain")
                     return
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                length = int(self.headers.get("Content-Length") or 0)
+                if length > MAX_BODY_BYTES:
+                    self.answer(413, b"export too large", "text/plain")
+                    self.close_connection = True  # its body stays unread
+                    return
+                body = self.rfile.read(length)
                 if self.headers.get("Content-Encoding", "").lower() == "gzip":
-                    body = gzip.decompress(body)
+                    try:
+                        body = _inflate(body)
+                    except _TooLarge as error:
+                        self.answer(413, str(error).encode(), "text/plain")
+                        return
+                    except (zlib.error, EOFError) as error:  # not gzip, or cut short: the sender's 400
+                        self.answer(400, str(error).encode(), "text/plain")
+                        return
                 file_name, request_type, response_type = signal
                 is_json = self.headers.get("Content-Type", "").split(";")[0].strip() == "application/json"
                 try:

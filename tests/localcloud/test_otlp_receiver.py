@@ -55,3 +55,21 @@ def test_protobuf_json_and_gzip_exports_become_otlp_json_lines(tmp_path: Path) -
     assert lines[1] == lines[0]
     assert lines[2] == as_json
     assert (tmp_path / "logs.jsonl").read_text().strip() == '{"resourceLogs":[]}'
+
+
+def test_an_export_too_large_or_a_gzip_bomb_is_refused_and_nothing_written(tmp_path: Path) -> None:
+    # Given a running receiver
+    receiver = OtlpReceiver(tmp_path, free_port()).start()
+    gzipped = {"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"}
+    try:
+        # When it gets 30 MiB of zeros gzipped into a few dozen KiB, a truncated gzip body and a body over the limit
+        bomb = httpx.post(f"{receiver.endpoint}/v1/traces", content=gzip.compress(bytes(30 * 1024 * 1024)), headers=gzipped)
+        cut = httpx.post(f"{receiver.endpoint}/v1/traces", content=gzip.compress(b"x" * 1000)[:-12], headers=gzipped)
+        huge = httpx.post(
+            f"{receiver.endpoint}/v1/traces", content=bytes(21 * 1024 * 1024), headers={"Content-Type": "application/x-protobuf"}
+        )
+    finally:
+        receiver.stop()
+    # Then each is refused as the Collector would, and nothing reached the files
+    assert (bomb.status_code, cut.status_code, huge.status_code) == (413, 400, 413)
+    assert not (tmp_path / "traces.jsonl").exists()

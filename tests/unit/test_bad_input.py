@@ -199,3 +199,13 @@ def test_a_body_that_is_not_utf_8_is_400_not_a_gateway_error(gateway: FlaskClien
 def test_head_on_a_get_route_is_what_api_gateway_answers_for_a_method_it_does_not_have(gateway: FlaskClient) -> None:
     response = gateway.head("/livros/1")
     assert response.status_code == 403
+
+
+def test_a_database_that_cannot_be_reached_is_503_with_retry_after_not_500(gateway: FlaskClient) -> None:
+    # Given the unit tests' database credentials, which point at a port nothing listens on
+    # When a valid request needs the database
+    response = gateway.get("/livros/1")
+    # Then the answer says the service is unavailable for now, not that it has a bug
+    assert response.status_code == 503
+    assert response.json == {"message": "Banco de dados indisponível"}
+    assert response.headers["Retry-After"] == "5"

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+import psycopg
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
@@ -29,8 +30,8 @@ def json_response(status_code: int, body: BaseModel | dict[str, Any], headers: d
     return Response(status_code=status_code, content_type=content_types.APPLICATION_JSON, body=payload, headers=headers)
 
 
-def error_response(status_code: int, message: str, **extra: Any) -> Response[Any]:
-    return json_response(status_code, {"message": message, **extra})
+def error_response(status_code: int, message: str, headers: dict[str, str] | None = None, **extra: Any) -> Response[Any]:
+    return json_response(status_code, {"message": message, **extra}, headers=headers)
 
 
 def _to_json(body: Any) -> str:
@@ -52,12 +53,19 @@ def create_app(logger: Logger) -> APIGatewayRestResolver:
     def _unknown_route(_: NotFoundError) -> Response[Any]:
         return error_response(404, "Rota não encontrada")
 
+    def _database_down(error: psycopg.OperationalError) -> Response[Any]:
+        # The connection failed or dropped (and one reconnect failed too): the service cannot
+        # answer now, and the caller may retry — a 503, not a bug's 500.
+        logger.error("database unavailable", extra={"error_type": type(error).__name__})
+        return error_response(503, "Banco de dados indisponível", headers={"Retry-After": "5"})
+
     def _bug(error: Exception) -> Response[Any]:
         logger.exception("unhandled error", extra={"error_type": type(error).__name__})
         return error_response(500, "Erro interno")
 
     app.exception_handler(RequestValidationError)(_invalid_request)
     app.exception_handler(NotFoundError)(_unknown_route)
+    app.exception_handler(psycopg.OperationalError)(_database_down)
     app.exception_handler(Exception)(_bug)
     return app
 
