@@ -105,6 +105,7 @@ class LocalCloud:
         self.gateway: ApiGateway | None = None
         self.aws_endpoint: str | None = None
         self._database: DatabaseServer | None = None
+        self._postgres_lock = threading.Lock()
         self._stops: list[Any] = []
         self._stopped = threading.Event()
 
@@ -209,14 +210,41 @@ class LocalCloud:
                     postgres.start()
                 except RuntimeError as error:
                     raise LocalCloudError(f"PostgreSQL did not start: {str(error).splitlines()[0]}") from error
-                self._on_stop(postgres.stop)
+                self._on_stop(lambda: self._stop_postgres(postgres))
                 self._database = postgres.server
+                threading.Thread(target=self._supervise, args=(postgres,), name="postgres-supervisor", daemon=True).start()
             self.console.line(f"  PostgreSQL on {self._database.host}:{self._database.port}")
         return self._database
 
     def provision(self, function: str, count: int) -> int:
         """Starts `count` environments of `function` ahead of its requests (provisioned concurrency)."""
         return self.pools[function].provision(count)
+
+    def _supervise(self, postgres: EmbeddedPostgres) -> None:
+        """Restarts the embedded PostgreSQL when it dies, as RDS would recover an instance: its
+        crash recovery replays the log, and the functions answer 503 meanwhile."""
+        while not self._stopped.wait(1.0):
+            with self._postgres_lock:  # a stop of the cloud waits for a restart under way, then stops it
+                if self._stopped.is_set() or postgres.running():
+                    continue
+                self.console.line("local cloud: PostgreSQL stopped unexpectedly; restarting it (the functions answer 503 meanwhile)")
+                deadline = time.monotonic() + 60
+                while True:
+                    try:
+                        postgres.start()
+                    except RuntimeError as error:
+                        # Backends of the dead server may hold its shared memory for a moment.
+                        if time.monotonic() > deadline or self._stopped.is_set():
+                            self.console.line(f"local cloud: PostgreSQL did not restart: {str(error).splitlines()[0]}")
+                            return
+                        time.sleep(1.0)
+                        continue
+                    self.console.line("local cloud: PostgreSQL restarted")
+                    break
+
+    def _stop_postgres(self, postgres: EmbeddedPostgres) -> None:
+        with self._postgres_lock:
+            postgres.stop()
 
     def _run(self, function: str, event: bytes) -> InvocationReport:
         return self.pools[function].invoke(event)

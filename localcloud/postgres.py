@@ -81,8 +81,17 @@ class EmbeddedPostgres:
             "start",
         )  # fmt: skip
 
+    def running(self) -> bool:
+        """Whether the server's postmaster is alive (its pid file can outlive it after a crash)."""
+        try:
+            pid = int((self.data_dir / "postmaster.pid").read_text().split("\n", 1)[0])
+            os.kill(pid, 0)
+        except (OSError, ValueError):
+            return False
+        return True
+
     def stop(self) -> None:
-        if (self.data_dir / "postmaster.pid").exists():
+        if self.running():
             self._pg_ctl("-w", "-m", "fast", "stop")
 
     def _initdb(self) -> None:
