@@ -115,6 +115,7 @@ MALFORMED_BODIES = [
     ("no content type", json.dumps(BOOK).encode(), None, 415, "Content-Type"),
     ("a number of 5,000 digits", b'{"titulo": "A", "preco": 1' + b"0" * 5000 + b', "estoque": 1}', "application/json", 400, "Corpo"),
     ("nesting 10,000 deep", b"[" * 10_000 + b"]" * 10_000, "application/json", 400, "Corpo"),
+    ("nesting near the interpreter's limit", b"[" * 990 + b"]" * 990, "application/json", 400, "Corpo"),
     ("not JSON at all", b"{nope", "application/json", 400, "Corpo"),
     ("NaN", b'{"titulo": "A", "preco": NaN, "estoque": 1}', "application/json", 400, "Corpo"),
     ("a NUL character", json.dumps({**BOOK, "titulo": "A\u0000B"}).encode(), "application/json", 400, "Corpo"),

@@ -104,9 +104,10 @@ def unusable_body(event: dict[str, Any]) -> tuple[int, str] | None:
     try:
         text = base64.b64decode(body).decode("utf-8") if event.get("isBase64Encoded") else str(body)
         document = json.loads(text, parse_int=_bounded_int, parse_float=_bounded_decimal, parse_constant=_no_constant)
+        has_nul = _has_nul(document)
     except (ValueError, RecursionError):  # not UTF-8, not JSON, a huge number, NaN, or nested too deep
         return 400, "Corpo não é um JSON válido"
-    if _has_nul(document):
+    if has_nul:
         return 400, "Corpo com caractere NUL"
     _declare_json(event)
     return None
