@@ -209,7 +209,7 @@ class LocalCloud:
                 try:
                     postgres.start()
                 except RuntimeError as error:
-                    raise LocalCloudError(f"PostgreSQL did not start: {str(error).splitlines()[0]}") from error
+                    raise LocalCloudError(f"PostgreSQL did not start: {_first_line(error)}") from error
                 self._on_stop(lambda: self._stop_postgres(postgres))
                 self._database = postgres.server
                 threading.Thread(target=self._supervise, args=(postgres,), name="postgres-supervisor", daemon=True).start()
@@ -228,19 +228,23 @@ class LocalCloud:
                 if self._stopped.is_set() or postgres.running():
                     continue
                 self.console.line("local cloud: PostgreSQL stopped unexpectedly; restarting it (the functions answer 503 meanwhile)")
-                deadline = time.monotonic() + 60
-                while True:
-                    try:
-                        postgres.start()
-                    except RuntimeError as error:
-                        # Backends of the dead server may hold its shared memory for a moment.
-                        if time.monotonic() > deadline or self._stopped.is_set():
-                            self.console.line(f"local cloud: PostgreSQL did not restart: {str(error).splitlines()[0]}")
-                            return
-                        time.sleep(1.0)
-                        continue
-                    self.console.line("local cloud: PostgreSQL restarted")
-                    break
+                if not self._restart(postgres):
+                    return
+
+    def _restart(self, postgres: EmbeddedPostgres) -> bool:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                postgres.start()
+            except RuntimeError as error:
+                # Backends of the dead server may hold its shared memory for a moment.
+                if time.monotonic() > deadline or self._stopped.is_set():
+                    self.console.line(f"local cloud: PostgreSQL did not restart: {_first_line(error)}")
+                    return False
+                time.sleep(1.0)
+                continue
+            self.console.line("local cloud: PostgreSQL restarted")
+            return True
 
     def _stop_postgres(self, postgres: EmbeddedPostgres) -> None:
         with self._postgres_lock:
