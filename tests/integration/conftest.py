@@ -104,6 +104,17 @@ def conninfos(cloud: LocalCloud) -> dict[str, str]:
     return found
 
 
+@pytest.fixture(scope="session")
+def tables(conninfos: dict[str, str]) -> dict[str, list[str]]:
+    """Each service's tables, as its migrations made them (whatever they are), read once."""
+    found = {}
+    for package, conninfo in conninfos.items():
+        with psycopg.connect(conninfo) as connection:
+            rows = connection.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schema_migrations'")
+            found[package] = sorted(str(table) for (table,) in rows)
+    return found
+
+
 @pytest.fixture
 def postgres_admin(cloud: LocalCloud) -> str:
     return cloud.database().admin_conninfo
@@ -128,12 +139,12 @@ def _clean(request: pytest.FixtureRequest) -> Iterator[None]:
     cloud: LocalCloud = request.getfixturevalue("cloud")
     assert cloud.gateway is not None
     cloud.gateway.faults.clear()
-    for conninfo in request.getfixturevalue("conninfos").values():
-        with psycopg.connect(conninfo, autocommit=True) as connection:
-            tables = [row[0] for row in connection.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
-            tables = [sql.Identifier(table) for table in tables if table != "schema_migrations"]
-            if tables:
-                connection.execute(sql.SQL("TRUNCATE {} RESTART IDENTITY").format(sql.SQL(", ").join(tables)))
+    tables: dict[str, list[str]] = request.getfixturevalue("tables")
+    for package, conninfo in request.getfixturevalue("conninfos").items():
+        if tables[package]:
+            with psycopg.connect(conninfo, autocommit=True) as connection:
+                names = sql.SQL(", ").join(sql.Identifier(table) for table in tables[package])
+                connection.execute(sql.SQL("TRUNCATE {} RESTART IDENTITY").format(names))
 
 
 SpanWait = Callable[[Callable[[list[Span]], bool]], list[Span]]
