@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import stat
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +21,6 @@ from typing import Any
 import boto3
 import psycopg
 import pytest
-from moto.server import ThreadedMotoServer
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 from samtranslator.translator.managed_policy_translator import ManagedPolicyLoader
@@ -48,21 +50,41 @@ class Compose:
     aws_endpoint: str
 
 
+@contextmanager
+def moto_server() -> Iterator[str]:
+    """moto's server in a process of its own, as LocalStack is: a server started in this process
+    would share moto's state with the integration tests' local cloud, and the secrets this module
+    writes (host `postgres`) would replace the ones the cloud's functions read."""
+    port = free_port()
+    command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603 - moto's module
+    try:
+        deadline = time.monotonic() + 60
+        while not _listens(port):
+            assert process.poll() is None, "moto's server exited"
+            assert time.monotonic() < deadline, "moto's server did not listen within 60 s"
+            time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def _listens(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
 @pytest.fixture(scope="module")
 def compose(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Compose]:
     """A server of its own, like the compose file's (its superuser has a password, used over TCP)."""
     postgres = EmbeddedPostgres(Path(tmp_path_factory.mktemp("compose-postgres")))
-    moto_port = free_port()
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
     postgres.start()
     try:
         with psycopg.connect(postgres.admin_conninfo, autocommit=True) as admin:
             admin.execute(sql.SQL("ALTER ROLE postgres PASSWORD {}").format(sql.Literal(SUPERUSER_PASSWORD)))
-        moto.start()
-        try:
-            yield Compose(postgres, f"http://127.0.0.1:{moto_port}")
-        finally:
-            moto.stop()
+        with moto_server() as endpoint:
+            yield Compose(postgres, endpoint)
     finally:
         postgres.stop()
 

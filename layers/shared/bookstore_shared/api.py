@@ -56,7 +56,10 @@ def create_app(logger: Logger) -> APIGatewayRestResolver:
     def _database_down(error: psycopg.OperationalError) -> Response[Any]:
         # The connection failed or dropped (and one reconnect failed too): the service cannot
         # answer now, and the caller may retry — a 503, not a bug's 500.
-        logger.error("database unavailable", extra={"error_type": type(error).__name__})
+        # SQLSTATE and the server's first line say which (refused, terminated, deadlock…); neither
+        # carries request data.
+        reason = (str(error).strip().splitlines() or [""])[0]
+        logger.error("database unavailable", extra={"error_type": type(error).__name__, "sqlstate": error.sqlstate, "reason": reason})
         return error_response(503, "Banco de dados indisponível", headers={"Retry-After": "5"})
 
     def _bug(error: Exception) -> Response[Any]:
