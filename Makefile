@@ -10,7 +10,7 @@ PIP_VERSION := 25.3
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help install run recycle traces demo bench up deploy down logs sam-local test test-unit test-integration test-localcloud static lint typecheck template build check lock clean
+.PHONY: help install run recycle reconcile traces demo bench up deploy down logs sam-local test test-unit test-integration test-localcloud static lint typecheck template build check lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -39,6 +39,9 @@ test-integration: install ## Integration tests: real PostgreSQL, handlers over H
 
 test-localcloud: install ## Local cloud tests: `python -m localcloud` driven over HTTP
 	$(PY) -m pytest tests/localcloud
+
+reconcile: install ## Against a running `make run`: run the order reconciler now, instead of at its next minute
+	$(PY) -m localcloud schedule ReconciliarOrdensFunction $(ARGS)
 
 traces: install ## The latest traces as waterfalls (ARGS="--last 3 --html traces.html" for a page)
 	$(PY) -m localcloud.traceview $(ARGS)

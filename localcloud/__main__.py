@@ -1,6 +1,7 @@
 """python -m localcloud [options]      run the local cloud in the foreground (Ctrl-C stops it)
 python -m localcloud recycle         end every execution environment: the next requests start cold
 python -m localcloud status          list every execution environment and its state
+python -m localcloud schedule NAME   run one of the template's schedules now (Function.Event, or the function)
 
 The template (template.yaml in the current directory by default) is the list of functions and
 routes. What the application needs at start-up (databases, secrets, seed data) comes from the
@@ -12,6 +13,8 @@ import argparse
 import json
 import signal
 import sys
+import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -32,7 +35,8 @@ def parse_overrides(values: list[str]) -> dict[str, str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m localcloud", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", nargs="?", default="serve", choices=["serve", "recycle", "status"])
+    parser.add_argument("command", nargs="?", default="serve", choices=["serve", "recycle", "status", "schedule"])
+    parser.add_argument("name", nargs="?", help="schedule: which one")
     parser.add_argument("--template", "-t", type=Path, default=Path("template.yaml"), help="default ./template.yaml, as sam local")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", "-p", type=int, default=3000, help="API port (default 3000, as sam local)")
@@ -45,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--throttle-wait", type=float, default=5.0, help="seconds a request waits for a free environment at the limit")
     parser.add_argument("--idle-timeout", type=float, default=600.0, help="seconds before an idle environment ends (default 600)")
     parser.add_argument("--no-watch", dest="watch", action="store_false", help="no hot reload on code changes")
+    parser.add_argument("--no-schedules", dest="schedules", action="store_false", help="run schedules only when triggered")
     parser.add_argument("--state-dir", type=Path, default=Path(".local"), help="data, packages and telemetry (default ./.local)")
     parser.add_argument("--build-dir", type=Path, help="where the environments' packages are installed (default STATE_DIR/build)")
     parser.add_argument("--database-url", help="use this PostgreSQL (a superuser DSN) instead of the embedded one")
@@ -55,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if args.command != "serve":
-            return control(args.command, args.host, args.port)
+            return control(args.command, args.host, args.port, args.name)
         options = Options(
             template=args.template.resolve(),
             state_dir=args.state_dir.resolve(),
@@ -73,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
             build_dir=args.build_dir.resolve() if args.build_dir else None,
             otlp_endpoint=args.otlp_endpoint,
             startup=tuple(args.startup),
+            schedules=args.schedules,
         )
         cloud = LocalCloud(options)
         signal.signal(signal.SIGTERM, lambda *_: cloud.stop())
@@ -85,11 +91,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-def control(command: str, host: str, port: int) -> int:
-    request = urllib.request.Request(f"http://{host}:{port}/_localcloud/{command}", method="POST", data=b"")
+def control(command: str, host: str, port: int, name: str | None = None) -> int:
+    path = f"/_localcloud/{command}" + (f"/{urllib.parse.quote(name, safe='')}" if name else "")
+    request = urllib.request.Request(f"http://{host}:{port}{path}", method="POST", data=b"")
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - our own loopback control URL
+        # A schedule's run lasts as long as its function may (a minute or more).
+        with urllib.request.urlopen(request, timeout=None if command == "schedule" else 10) as response:  # noqa: S310 - our own loopback control URL
             print(json.dumps(json.load(response), indent=2))
+    except urllib.error.HTTPError as error:
+        raise LocalCloudError(json.load(error).get("message", str(error))) from None
     except OSError as error:
         raise LocalCloudError(f"no local cloud answers on {host}:{port} ({error})") from None
     return 0

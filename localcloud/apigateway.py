@@ -18,6 +18,7 @@ from werkzeug.serving import ThreadedWSGIServer
 
 from localcloud import samcli
 from localcloud.environment import InvocationReport, Outcome
+from localcloud.errors import LocalCloudError
 from localcloud.faults import Fault
 from localcloud.pool import Throttled
 
@@ -37,7 +38,7 @@ Run = Callable[[str, bytes], InvocationReport]  # function name, event → how t
 
 
 class ApiGateway:
-    def __init__(self, api: samcli.Api, run: Run, control: dict[str, Callable[[], dict[str, Any]]] | None = None) -> None:
+    def __init__(self, api: samcli.Api, run: Run, control: dict[str, Callable[..., dict[str, Any]]] | None = None) -> None:
         # Function name → the fault injected around its invocations (see localcloud.faults).
         self.faults: dict[str, Fault] = {}
         self._run = run
@@ -46,10 +47,15 @@ class ApiGateway:
         self._head_routes = any("HEAD" in route.methods for route in api.routes)
         for name, action in (control or {}).items():
 
-            def endpoint(action: Callable[[], dict[str, Any]] = action) -> Response:
-                return Response(json.dumps(action()), status=200, mimetype="application/json")
+            def endpoint(action: Callable[..., dict[str, Any]] = action, argument: str | None = None) -> Response:
+                try:
+                    result = action() if argument is None else action(argument)
+                except LocalCloudError as error:
+                    return _answer(404, str(error))
+                return Response(json.dumps(result), status=200, mimetype="application/json")
 
             self.app.add_url_rule(f"/_localcloud/{name}", f"localcloud_{name}", endpoint, methods=["POST"])
+            self.app.add_url_rule(f"/_localcloud/{name}/<argument>", f"localcloud_{name}_of", endpoint, methods=["POST"])
 
     def _refuse_what_api_gateway_would(self) -> Response | None:
         """Requests SAM's service would answer with a 502 of its own: a method no route declares

@@ -9,6 +9,7 @@ AWS endpoint, and a PostgreSQL server started on demand.
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 import socket
 import subprocess
@@ -29,8 +30,9 @@ from localcloud.apigateway import ApiGateway
 from localcloud.environment import FunctionSpec, InvocationReport
 from localcloud.errors import LocalCloudError
 from localcloud.net import free_port
-from localcloud.pool import FunctionPool
+from localcloud.pool import FunctionPool, Throttled
 from localcloud.postgres import DatabaseServer, EmbeddedPostgres, existing_server
+from localcloud.schedules import Scheduler
 
 # moto accepts any credentials; these say where they come from.
 LOCAL_CREDENTIAL = "local"
@@ -54,6 +56,7 @@ class Options:
     build_dir: Path | None = None  # installed packages; default state_dir/build
     otlp_endpoint: str | None = None  # where the functions export; default the local receiver
     startup: tuple[str, ...] = ()  # hooks, "module:function", called with a StartupContext before serving
+    schedules: bool = True  # run the template's rate() schedules on their own (triggering them always works)
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,7 @@ class LocalCloud:
         self.console = Console()
         self.pools: dict[str, FunctionPool] = {}
         self.gateway: ApiGateway | None = None
+        self.scheduler: Scheduler | None = None
         self.aws_endpoint: str | None = None
         self._database: DatabaseServer | None = None
         self._postgres_lock = threading.Lock()
@@ -181,7 +185,11 @@ class LocalCloud:
             )
         self._on_stop(self._close_pools, first=True)
 
-        self.gateway = ApiGateway(template.api, self._run, {"recycle": self.recycle, "status": self.status})
+        self.scheduler = Scheduler(template.schedules, self._invoke_event, templates.REGION, self.console.line)
+        if options.schedules:
+            self._on_stop(self.scheduler.start(), first=True)
+        control = {"recycle": self.recycle, "status": self.status, "schedule": self.trigger}
+        self.gateway = ApiGateway(template.api, self._run, control)
         try:
             server = self.gateway.serve(options.host, options.port)
         except OSError as error:  # taken since the check at start-up
@@ -252,6 +260,25 @@ class LocalCloud:
 
     def _run(self, function: str, event: bytes) -> InvocationReport:
         return self.pools[function].invoke(event)
+
+    def _invoke_event(self, function: str, event: bytes) -> dict[str, Any]:
+        """An invocation that is not an API request (a schedule's): how it went, and what it answered."""
+        try:
+            report = self.pools[function].invoke(event)
+        except Throttled:
+            return {"outcome": "throttled"}
+        try:
+            response: Any = json.loads(report.body)
+        except ValueError:
+            response = report.body.decode(errors="replace")
+        return {"outcome": report.outcome.value, "response": response}
+
+    def trigger(self, schedule: str | None = None) -> dict[str, Any]:
+        """Runs one of the template's schedules now (`Function.Event`, or the function's name)."""
+        assert self.scheduler is not None
+        if schedule is None:
+            raise LocalCloudError(f"name a schedule: {', '.join(sorted(self.scheduler.schedules)) or 'the template has none'}")
+        return self.scheduler.trigger(schedule)
 
     def recycle(self) -> dict[str, Any]:
         ended = sum(pool.recycle() for pool in self.pools.values())
@@ -325,6 +352,10 @@ class LocalCloud:
         for route in sorted(template.api.routes, key=lambda route: (route.path, route.methods)):
             for method in route.methods:
                 line(f"  {method:6} {self.url}{route.path:34} -> {route.function_name}")
+        assert self.scheduler is not None
+        for schedule in self.scheduler.schedules.values():
+            when = "on its own" if self.options.schedules and schedule.period_s else "when triggered"
+            line(f"  {schedule.expression:40} -> {schedule.name} ({when}: python -m localcloud schedule {schedule.function})")
         telemetry = self.options.state_dir / "telemetry"
         line(f"  telemetry: OTLP on http://{self.options.host}:{self.options.otlp_port} -> {telemetry}/{{traces,metrics,logs}}.jsonl")
         line(

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from localcloud.errors import LocalCloudError
 from localcloud.samcli import Api, Function, load_stacks, resolve_environment
+from localcloud.schedules import Schedule, schedules
 
 REGION = "us-east-1"
 # What `!Sub https://${SomeApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/${Stage}` resolves to locally.
@@ -23,6 +24,7 @@ class CloudTemplate:
     api: Api
     api_ids: frozenset[str]
     reserved_concurrency: dict[str, int]
+    schedules: list[Schedule]
 
     @property
     def root(self) -> Path:
@@ -47,7 +49,8 @@ def load(path: Path, parameter_overrides: dict[str, str]) -> CloudTemplate:
         for name, resource in resources.items()
         if name in functions and "ReservedConcurrentExecutions" in (resource.get("Properties") or {})
     }
-    template = CloudTemplate(path, functions, api, api_ids, reserved)
+    timed = [schedule for function in functions.values() for schedule in schedules(function.name, function.events)]
+    template = CloudTemplate(path, functions, api, api_ids, reserved, timed)
     for function in functions.values():
         check_handler(template, function)
     return template

@@ -36,6 +36,7 @@ class Span:
     error: bool
     attributes: dict[str, Any]
     resource: dict[str, Any] = field(default_factory=dict)
+    links: list[tuple[str, str]] = field(default_factory=list)  # (trace id, span id) of each linked span
     children: list[Span] = field(default_factory=list)
 
     @property
@@ -134,6 +135,7 @@ def read_traces(paths: list[Path]) -> list[Trace]:
                             error=int(raw.get("status", {}).get("code", 0)) == STATUS_ERROR,
                             attributes=_attributes(raw.get("attributes")),
                             resource=resource,
+                            links=[(link["traceId"], link["spanId"]) for link in raw.get("links", [])],
                         )
                         spans[(span.trace_id, span.span_id)] = span
     grouped: dict[str, list[Span]] = defaultdict(list)
@@ -168,6 +170,7 @@ def render_text(trace: Trace, color: bool = False) -> str:
         elif color and markers:
             markers = f"\033[36m{markers}\033[0m"
         lines.append(f"  {label:<62.62} {span.duration_ms:9.1f} ms |{bar:<{BAR_WIDTH}}| {markers}".rstrip())
+        lines.extend(f"  {'  ' * depth}  ↳ linked to trace {trace_id} (span {span_id})" for trace_id, span_id in span.links)
         for child in span.children:
             walk(child, depth + 1)
 

@@ -56,6 +56,8 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
         database_url=os.environ.get("BOOKSTORE_TEST_PG_ADMIN_DSN"),
         build_dir=ROOT / ".local" / "build",  # the environments' packages, installed once per checkout
         startup=(HOOK,),
+        # The reconciler runs when a test triggers it, never on its own in the middle of another test.
+        schedules=False,
     )
     cloud = LocalCloud(options)
     cloud.start()

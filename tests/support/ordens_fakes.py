@@ -117,6 +117,7 @@ class FakeOrdensRepository:
         self.ordens: dict[UUID, OrdemRegistrada] = {}
         self.before_next_insert: Callable[[], None] | None = None
         self.before_next_update: Callable[[], None] | None = None
+        self.reconciliando: set[UUID] = set()  # taken by the reconciler
 
     def store(self, ordem: OrdemRegistrada) -> None:
         self.ordens[ordem.id] = ordem
@@ -145,6 +146,18 @@ class FakeOrdensRepository:
         update = {"status": status, "motivo": motivo, "pagamento_id": pagamento_id, "http_status": http_status}
         self.ordens[ordem_id] = stored.model_copy(update=update)
         return True
+
+    def retomar_ordem(self, ordem_id: UUID) -> bool:
+        stored = self.ordens[ordem_id]
+        return stored.status is StatusOrdem.PENDENTE and ordem_id not in self.reconciliando
+
+    def reconciliar_proxima(self, parada_ha_segundos: int) -> OrdemRegistrada | None:
+        """The oldest PENDENTE order not yet taken: in memory, every stored order counts as old enough."""
+        for ordem in self.ordens.values():
+            if ordem.status is StatusOrdem.PENDENTE and ordem.id not in self.reconciliando:
+                self.reconciliando.add(ordem.id)
+                return ordem
+        return None
 
     def _run_once(self, hook: str) -> None:
         concurrent_write: Callable[[], None] | None = getattr(self, hook)

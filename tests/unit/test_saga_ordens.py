@@ -16,6 +16,7 @@ from bookstore_shared.models import Cartao
 from ordens.clients import LivroRemoto, Reservou
 from ordens.errors import ChaveDeIdempotenciaReutilizada, DependenciaIndisponivel, LivroNaoEncontrado, OrdemNaoEncontrada
 from ordens.models import Motivo, NovaOrdem, OrdemRegistrada, StatusOrdem
+from ordens.reconciliacao import ReconciliacaoSettings, Reconciliador
 from ordens.service import Ordens
 from tests.support.ordens_fakes import APROVADO, RECUSADO, CallLog, FakeLivros, FakeOrdensRepository, FakePagamentos, Script
 
@@ -464,6 +465,126 @@ def test_a_retry_whose_payment_was_cancelled_ends_with_the_payments_failure_not_
     # Then the stock is released and the order ends with the first cause, not PAGAMENTO_RECUSADO
     assert LIBERAR in saga.log.operations()
     assert (status, ordem.status, ordem.motivo) == (502, StatusOrdem.NAO_CONCLUIDA, Motivo.PAGAMENTO_INDISPONIVEL)
+
+
+# --- Reconciliation: ending what no request finished ------------------------------------------
+
+
+def test_the_reconciler_ends_an_interrupted_order_refunding_it_and_releasing_its_stock(saga: Saga) -> None:
+    # Given an order left PENDENTE with no cause stored (its environment killed after the charge)
+    anterior = pendente()
+    saga.repository.store(anterior)
+    # When the reconciler takes it
+    tomada = saga.repository.reconciliar_proxima(300)
+    assert tomada == anterior
+    final = saga.ordens.reconciliar(tomada)
+    # Then its payment is cancelled (a refund) before its stock is released, and it ends NAO_CONCLUIDA as interrupted
+    assert saga.log.operations() == [CANCELAR, LIBERAR]
+    assert saga.log.args_of(LIBERAR) == [(LIVRO_ID, anterior.id)]
+    assert final is not None
+    assert (final.status, final.motivo, final.http_status) == (StatusOrdem.NAO_CONCLUIDA, Motivo.ORDEM_INTERROMPIDA, 409)
+    assert final.pagamento_id == saga.pagamentos.pagamento_id
+    assert saga.stored(anterior.id) == final
+
+
+def test_the_reconciler_ends_an_order_with_the_cause_an_attempt_stored(saga: Saga) -> None:
+    # Given an order whose payment timed out and whose release failed: PENDENTE, cause stored
+    saga.repository.store(pendente_por(Motivo.PAGAMENTO_INDISPONIVEL, 504))
+    tomada = saga.repository.reconciliar_proxima(300)
+    assert tomada is not None
+    # When the reconciler ends it, Then it keeps that first cause and status
+    final = saga.ordens.reconciliar(tomada)
+    assert final is not None
+    assert (final.status, final.motivo, final.http_status) == (StatusOrdem.NAO_CONCLUIDA, Motivo.PAGAMENTO_INDISPONIVEL, 504)
+
+
+@pytest.mark.parametrize("failing", [CANCELAR, LIBERAR])
+def test_a_reconciliation_whose_dependency_fails_leaves_the_order_pending_for_the_next_run(saga: Saga, failing: str) -> None:
+    # Given an interrupted order, and payments or books failing
+    anterior = pendente()
+    saga.repository.store(anterior)
+    if failing == CANCELAR:
+        saga.pagamentos.cancelar_script = Script(Failure.TIMEOUT)
+    else:
+        saga.livros.liberar_script = Script(Failure.UNAVAILABLE)
+    tomada = saga.repository.reconciliar_proxima(300)
+    assert tomada is not None
+    # When the reconciler tries, Then it gives up on it for now, and the order stays PENDENTE
+    assert saga.ordens.reconciliar(tomada) is None
+    assert saga.stored(anterior.id).status is StatusOrdem.PENDENTE
+    # And its stock is never released before its payment is known cancelled
+    if failing == CANCELAR:
+        assert LIBERAR not in saga.log.operations()
+
+
+def test_a_retry_of_an_order_the_reconciler_has_taken_is_202_pending_and_does_nothing(saga: Saga) -> None:
+    # Given an interrupted order the reconciler is ending
+    anterior = pendente(key="k-1")
+    saga.repository.store(anterior)
+    assert saga.repository.reconciliar_proxima(300) is not None
+    # When the client retries with its key
+    ordem, status = saga.ordens.criar(pedido(), "k-1")
+    # Then it is told the order is accepted and still PENDENTE, and nothing is reserved or charged
+    assert (status, ordem.id, ordem.status) == (202, anterior.id, StatusOrdem.PENDENTE)
+    assert saga.log.operations() == []
+
+
+def test_a_retry_after_the_reconciler_ended_the_order_gets_the_reconcilers_answer(saga: Saga) -> None:
+    # Given an interrupted order the reconciler has ended
+    saga.repository.store(pendente(key="k-1"))
+    tomada = saga.repository.reconciliar_proxima(300)
+    assert tomada is not None
+    saga.ordens.reconciliar(tomada)
+    # When the client retries with its key, Then it gets that final answer, and nothing more is called
+    calls = len(saga.log.calls)
+    ordem, status = saga.ordens.criar(pedido(), "k-1")
+    assert (status, ordem.status, ordem.motivo) == (409, StatusOrdem.NAO_CONCLUIDA, Motivo.ORDEM_INTERROMPIDA)
+    assert len(saga.log.calls) == calls
+
+
+SETTINGS = ReconciliacaoSettings(reconciliar_apos_segundos=300, http_timeout_seconds=4)
+# Two calls of 4 s and a second of margin: what a run keeps in hand to start one more order.
+RESERVA_MS = 9_000
+
+
+def reconciliador(saga: Saga) -> Reconciliador:
+    return Reconciliador(saga.repository, saga.ordens, SETTINGS, Logger(service="test-reconciliacao"))
+
+
+def test_a_run_ends_every_interrupted_order_and_says_which(saga: Saga) -> None:
+    # Given three interrupted orders
+    ordens = [pendente(key=f"k-{n}") for n in range(3)]
+    for ordem in ordens:
+        saga.repository.store(ordem)
+    # When the reconciler runs with plenty of time
+    resultado = reconciliador(saga).executar(lambda: 60_000)
+    # Then all three end NAO_CONCLUIDA, and the run lists them
+    assert resultado == {"finalizadas": [str(ordem.id) for ordem in ordens], "adiadas": []}
+    assert {saga.stored(ordem.id).status for ordem in ordens} == {StatusOrdem.NAO_CONCLUIDA}
+
+
+def test_a_run_lists_the_orders_it_could_not_end_and_goes_on_with_the_others(saga: Saga) -> None:
+    # Given two interrupted orders, and payments timing out once, then answering
+    primeira, segunda = pendente(key="k-1"), pendente(key="k-2")
+    saga.repository.store(primeira)
+    saga.repository.store(segunda)
+    saga.pagamentos.cancelar_script = Script(Failure.TIMEOUT, uuid4())
+    # When the reconciler runs
+    resultado = reconciliador(saga).executar(lambda: 60_000)
+    # Then the first waits for a later run, PENDENTE, and the second is ended
+    assert resultado == {"finalizadas": [str(segunda.id)], "adiadas": [str(primeira.id)]}
+    assert saga.stored(primeira.id).status is StatusOrdem.PENDENTE
+
+
+def test_a_run_takes_no_order_it_may_not_have_time_to_finish(saga: Saga) -> None:
+    # Given interrupted orders, and a run whose remaining time falls below one order's worst case after the first
+    for n in range(3):
+        saga.repository.store(pendente(key=f"k-{n}"))
+    remaining = iter([RESERVA_MS + 1, RESERVA_MS])
+    # When it runs, Then it ends one order and leaves the others untaken for the next run
+    resultado = reconciliador(saga).executar(lambda: next(remaining))
+    assert len(resultado["finalizadas"]) == 1
+    assert len(saga.repository.reconciliando) == 1
 
 
 # --- Reading an order --------------------------------------------------------------------------

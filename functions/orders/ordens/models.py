@@ -19,7 +19,7 @@ class NovaOrdem(BaseModel):
 
 
 class StatusOrdem(StrEnum):
-    PENDENTE = "PENDENTE"  # in progress, or interrupted by a failure a retry can finish
+    PENDENTE = "PENDENTE"  # in progress, or interrupted: a retry or, later, the reconciler ends it
     CONCLUIDA = "CONCLUIDA"
     NAO_CONCLUIDA = "NAO_CONCLUIDA"
 
@@ -32,6 +32,9 @@ class Motivo(StrEnum):
     PAGAMENTO_INDISPONIVEL = "PAGAMENTO_INDISPONIVEL"
     # The order's reservation was released before this attempt, for a cause no attempt recorded.
     RESERVA_LIBERADA = "RESERVA_LIBERADA"
+    # Interrupted (its environment killed, a dependency down while compensating) and not retried:
+    # the reconciler gave its stock and payment back.
+    ORDEM_INTERROMPIDA = "ORDEM_INTERROMPIDA"
 
 
 class Ordem(BaseModel):
@@ -50,3 +53,4 @@ class OrdemRegistrada(Ordem):
 
     idempotency_key: str | None = Field(default=None, exclude=True)
     http_status: int | None = Field(default=None, exclude=True)
+    traceparent: str | None = Field(default=None, exclude=True)  # of the request that created it

@@ -30,6 +30,14 @@ class OrdensRepository(Protocol):
         """Moves a PENDENTE order to its final state; False if another request already did."""
         ...
 
+    def retomar_ordem(self, ordem_id: UUID) -> bool:
+        """Takes a PENDENTE order for a retry; False once the reconciler has it, or it is finished."""
+        ...
+
+    def reconciliar_proxima(self, parada_ha_segundos: int) -> OrdemRegistrada | None:
+        """Takes for the reconciler the oldest PENDENTE order untouched for that long, if any."""
+        ...
+
 
 class LivrosApi(Protocol):
     """Cadastro de Livros: each call answers, refuses, or raises `DependencyError`."""

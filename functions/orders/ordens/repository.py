@@ -7,7 +7,14 @@ from uuid import UUID
 from bookstore_shared.database import Connection, Database
 from ordens.models import Motivo, OrdemRegistrada, StatusOrdem
 
-SELECT_ORDEM = "SELECT id, idempotency_key, livro_id, quantidade, valor_total, status, motivo, pagamento_id, http_status FROM ordens"
+COLUMNS = "id, idempotency_key, livro_id, quantidade, valor_total, status, motivo, pagamento_id, http_status, traceparent"
+SELECT_ORDEM = f"SELECT {COLUMNS} FROM ordens"  # noqa: S608 - constants only
+RECONCILIAR_PROXIMA = (
+    "UPDATE ordens SET reconciliada_em = now(), atualizada_em = now()"  # noqa: S608 - constants only
+    " WHERE id = (SELECT id FROM ordens WHERE status = 'PENDENTE' AND atualizada_em < now() - make_interval(secs => %s)"
+    "             ORDER BY atualizada_em LIMIT 1 FOR UPDATE SKIP LOCKED)"
+    f" RETURNING {COLUMNS}"
+)
 
 
 class PostgresOrdensRepository:
@@ -21,9 +28,9 @@ class PostgresOrdensRepository:
 
         def work(connection: Connection) -> bool:
             row = connection.execute(
-                "INSERT INTO ordens (id, idempotency_key, livro_id, quantidade, valor_total, status)"
-                " VALUES (%s, %s, %s, %s, %s, 'PENDENTE') ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
-                (ordem.id, ordem.idempotency_key, ordem.livro_id, ordem.quantidade, ordem.valor_total),
+                "INSERT INTO ordens (id, idempotency_key, livro_id, quantidade, valor_total, status, traceparent)"
+                " VALUES (%s, %s, %s, %s, %s, 'PENDENTE', %s) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+                (ordem.id, ordem.idempotency_key, ordem.livro_id, ordem.quantidade, ordem.valor_total, ordem.traceparent),
             ).fetchone()
             return row is not None
 
@@ -55,5 +62,33 @@ class PostgresOrdensRepository:
                 (status, motivo, pagamento_id, http_status, ordem_id),
             ).fetchone()
             return row is not None
+
+        return self._database.run(work)
+
+    def retomar_ordem(self, ordem_id: UUID) -> bool:
+        """Takes a PENDENTE order for a retry that resumes it; False once the reconciler has it
+        (or it is finished). Touching `atualizada_em` keeps the reconciler away while the retry runs."""
+
+        def work(connection: Connection) -> bool:
+            row = connection.execute(
+                "UPDATE ordens SET atualizada_em = now() WHERE id = %s AND status = 'PENDENTE' AND reconciliada_em IS NULL RETURNING id",
+                (ordem_id,),
+            ).fetchone()
+            return row is not None
+
+        return self._database.run(work)
+
+    def reconciliar_proxima(self, parada_ha_segundos: int) -> OrdemRegistrada | None:
+        """Takes, for the reconciler, the oldest order no request has touched for
+        `parada_ha_segundos` (longer than any request lives); None when there is none. Taking it
+        again is allowed once as long has passed since (a reconciler that died mid-order), and
+        concurrent reconcilers skip each other's rows."""
+
+        def work(connection: Connection) -> OrdemRegistrada | None:
+            row = connection.execute(
+                RECONCILIAR_PROXIMA,
+                (parada_ha_segundos,),
+            ).fetchone()
+            return OrdemRegistrada.model_validate(row) if row else None
 
         return self._database.run(work)

@@ -27,8 +27,9 @@ runtime = ServiceRuntime("ordem-de-compra", OrdensSettings, register_error_handl
 logger = runtime.logger
 new_app = runtime.new_app
 _settings = runtime.settings
+repository = PostgresOrdensRepository(runtime.database)
 ordens = Ordens(
-    PostgresOrdensRepository(runtime.database),
+    repository,
     LivrosClient(ServiceClient("cadastro-de-livros", str(_settings.livros_api_url), _settings.http_timeout_seconds)),
     PagamentosClient(ServiceClient("pagamento", str(_settings.pagamentos_api_url), _settings.http_timeout_seconds)),
     logger,

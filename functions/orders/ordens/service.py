@@ -8,7 +8,9 @@
 5. Conclude the order, or release the stock and record why it did not conclude.
 
 Every step after 2 is idempotent, so an order interrupted midway (a dependency down while
-compensating) stays PENDENTE and a retry with the same `Idempotency-Key` finishes it.
+compensating, its environment killed) stays PENDENTE and a retry with the same `Idempotency-Key`
+finishes it. One no request finishes is ended by the reconciler (`reconciliar`), which gives its
+stock and payment back.
 """
 
 from __future__ import annotations
@@ -69,6 +71,7 @@ class Ordens:
             quantidade=pedido.quantidade,
             valor_total=(livro.preco * pedido.quantidade).quantize(Decimal("0.01")),
             status=StatusOrdem.PENDENTE,
+            traceparent=telemetry.traceparent(),
         )
         if not self._repository.insert_ordem(ordem):
             # Another request with the same key won the race: answer as its retry.
@@ -88,10 +91,34 @@ class Ordens:
         if (anterior.livro_id, anterior.quantidade) != (pedido.livro_id, pedido.quantidade):
             raise ChaveDeIdempotenciaReutilizada()
         if anterior.status is StatusOrdem.PENDENTE:
-            self._logger.info("retomando ordem pendente", extra={"ordem_id": str(anterior.id)})
-            return self._processar(anterior, pedido)
+            if self._repository.retomar_ordem(anterior.id):
+                self._logger.info("retomando ordem pendente", extra={"ordem_id": str(anterior.id)})
+                return self._processar(anterior, pedido)
+            anterior = self.obter(anterior.id)
+            if anterior.status is StatusOrdem.PENDENTE:
+                # The reconciler is ending it: accepted, not finished; GET /ordens/{id} will tell.
+                return anterior, 202
         assert anterior.http_status is not None
         return anterior, anterior.http_status
+
+    def reconciliar(self, ordem: OrdemRegistrada) -> OrdemRegistrada | None:
+        """Ends an order that no request finished, through the same idempotent steps a failing
+        order takes: its payment cancelled (refunded, or refused if it ever arrives), its stock
+        released (a tombstone if the reservation never arrived), then NAO_CONCLUIDA with the first
+        cause an attempt stored, or ORDEM_INTERROMPIDA. It is not concluded even if it was paid:
+        the buyer was told it failed, and the card is not kept to finish it. Returns the finished
+        order, or None when a dependency failed (it stays PENDENTE for the next run)."""
+        try:
+            pagamento_id = self._pagamentos.cancelar(ordem.id)
+            self._livros.liberar(ordem.livro_id, ordem.id)
+        except DependencyError as error:
+            self._logger.warning(
+                "reconciliação adiada: dependência falhou",
+                extra={"ordem_id": str(ordem.id), "dependencia": error.dependency, "falha": error.failure.value},
+            )
+            return None
+        final, _ = self._finalizar(ordem, StatusOrdem.NAO_CONCLUIDA, Motivo.ORDEM_INTERROMPIDA, pagamento_id, 409)
+        return final
 
     def _processar(self, ordem: OrdemRegistrada, pedido: NovaOrdem) -> tuple[OrdemRegistrada, int]:
         try:

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from opentelemetry import metrics, trace
 from opentelemetry.trace import StatusCode
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 # Only the light API is imported here. The SDK, the exporters and the instrumentations are
 # imported when telemetry is configured, so OTEL_SDK_DISABLED=true also saves their import time
@@ -141,15 +142,20 @@ def instrument_lambda_handler(module_name: str) -> None:
 
 @contextmanager
 def invocation(event: dict[str, Any]) -> Iterator[Callable[[dict[str, Any]], None]]:
-    """Runs inside the SERVER span of one invocation: names it after the route template, marks the
-    cold start and adopts the init spans; the callback records the response's status."""
+    """Runs inside the span of one invocation: marks the cold start and adopts the init spans;
+    for an API Gateway request, names the span after the route template, and the callback
+    records the response's status."""
     global _cold
     span = trace.get_current_span()
     cold, _cold = _cold, False
     if span.is_recording():
-        method, route = event.get("httpMethod", ""), event.get("resource", "")
-        span.update_name(f"{method} {route}")
-        span.set_attributes({"faas.coldstart": cold, "http.route": route, "http.request.method": method})
+        span.set_attribute("faas.coldstart", cold)
+        if "httpMethod" in event:
+            method, route = event["httpMethod"], event.get("resource", "")
+            span.update_name(f"{method} {route}")
+            span.set_attributes({"faas.trigger": "http", "http.route": route, "http.request.method": method})
+        elif event.get("detail-type") == "Scheduled Event":
+            span.set_attribute("faas.trigger", "timer")
         if cold and _buffer is not None:
             _buffer.adopt(span)
 
@@ -160,6 +166,29 @@ def invocation(event: dict[str, Any]) -> Iterator[Callable[[dict[str, Any]], Non
             span.set_status(StatusCode.ERROR, f"HTTP {status}")
 
     yield finish
+
+
+def traceparent() -> str | None:
+    """The current span as a W3C `traceparent`, to store beside what it created (None when no
+    span is recording): a later trace can link back to it (see `linked_span`)."""
+    context = trace.get_current_span().get_span_context()
+    if not context.is_valid:
+        return None
+    return f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"
+
+
+@contextmanager
+def linked_span(name: str, linked_traceparent: str | None, attributes: dict[str, Any]) -> Iterator[trace.Span]:
+    """A span of the current trace that links (a span link, not a parent) to the span a stored
+    `traceparent` names: work done later for something another trace started."""
+    links = []
+    if linked_traceparent:
+        carrier = {"traceparent": linked_traceparent}
+        linked = trace.get_current_span(TraceContextTextMapPropagator().extract(carrier)).get_span_context()
+        if linked.is_valid:
+            links.append(trace.Link(linked))
+    with _tracer.start_as_current_span(name, links=links, attributes=attributes) as span:
+        yield span
 
 
 def meter() -> metrics.Meter:
