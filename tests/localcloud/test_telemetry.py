@@ -322,3 +322,32 @@ def test_make_demo_tours_the_bookstore_and_prints_each_trace(bookstore_cloud: Lo
     assert all("\ntrace " in section for section in sections)
     assert "[cold start]" in sections[0]
     assert "[cold start]" not in sections[1]
+
+
+def test_the_reconciler_runs_every_minute_on_its_own_as_a_trace_triggered_by_a_timer(bookstore_cloud: LocalCloudProcess) -> None:
+    # Given Bookstore on the local cloud, as `make run` starts it (its schedules on)
+    # When its first minute has passed (the session's cloud is usually older than that already)
+    line = bookstore_cloud.wait_for("schedule ReconciliarOrdensFunction.ACadaMinuto (rate(1 minute)) ran:", timeout_s=120)
+    # Then the reconciler ran, and its run is a trace of its own, started by the timer, not by a request
+    assert line.endswith("ran: response")
+    spans = bookstore_cloud.wait_for_spans(lambda found: any(span.attributes.get("faas.trigger") == "timer" for span in found))
+    run = next(span for span in spans if span.attributes.get("faas.trigger") == "timer")
+    assert (run.service, run.kind, run.parent_id) == ("ordem-de-compra", "server", "")
+
+
+def test_make_reconcile_runs_the_reconciler_now_and_says_what_it_ended(bookstore_cloud: LocalCloudProcess) -> None:
+    port = bookstore_cloud.url.rsplit(":", 1)[1]
+    result = subprocess.run(  # noqa: S603 - our own module, as `make reconcile` runs it
+        [sys.executable, "-m", "localcloud", "schedule", "ReconciliarOrdensFunction", "--port", port],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    run = json.loads(result.stdout)
+    assert (run["schedule"], run["outcome"]) == ("ReconciliarOrdensFunction.ACadaMinuto", "response")
+    assert set(run["response"]) == {"finalizadas", "adiadas"}
+    # A name the template has no schedule for is a one-line error naming the ones it has
+    unknown = subprocess.run(  # noqa: S603 - our own module
+        [sys.executable, "-m", "localcloud", "schedule", "CriarOrdemFunction", "--port", port],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert unknown.returncode == 2
+    assert "ReconciliarOrdensFunction.ACadaMinuto" in unknown.stderr
