@@ -183,7 +183,8 @@ class LocalCloudProcess:
         return self.control("status")  # type: ignore[return-value]
 
     def control(self, command: str) -> dict[str, object]:
-        response = httpx.post(f"{self.url}/_localcloud/{command}", timeout=30)
+        # A schedule's run lasts as long as its function may.
+        response = httpx.post(f"{self.url}/_localcloud/{command}", timeout=120)
         response.raise_for_status()
         result: dict[str, object] = response.json()
         return result

@@ -277,7 +277,14 @@ def test_the_template_builds_packages_and_translates_to_cloudformation(compose: 
     iam = moto_client("iam", moto_server)
     cloudformation = transform(parse_template(packaged.read_text()), {}, ManagedPolicyLoader(iam))
     types = [resource["Type"] for resource in cloudformation["Resources"].values()]
-    assert types.count("AWS::Lambda::Function") == len(template.routes())
+    assert types.count("AWS::Lambda::Function") == sum(len(service.functions) for service in services.services())
+    schedule_events = [
+        event
+        for resource in template.load(template.TEMPLATE)["Resources"].values()
+        for event in (resource.get("Properties") or {}).get("Events", {}).values()
+        if event["Type"] == "Schedule"
+    ]
+    assert types.count("AWS::Events::Rule") == len(schedule_events) > 0  # the reconciler's, with its permission
     assert types.count("AWS::ApiGateway::RestApi") == len({service.api for service in services.services() if service.api})
     assert types.count("AWS::Lambda::LayerVersion") == 1
     functions = [resource for resource in cloudformation["Resources"].values() if resource["Type"] == "AWS::Lambda::Function"]
