@@ -57,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
         "--startup", action="append", default=[], metavar="MODULE:FUNCTION", help="a start-up hook (repeatable), see StartupContext"
     )
     args = parser.parse_args(argv)
+    if (args.name is not None) != (args.command == "schedule"):
+        parser.error("only schedule takes a name, and it needs one")
 
     try:
         if args.command != "serve":

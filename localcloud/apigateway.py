@@ -5,6 +5,7 @@ any are set, injected around each invocation."""
 
 from __future__ import annotations
 
+import inspect
 import json
 import socket
 import threading
@@ -55,7 +56,8 @@ class ApiGateway:
                 return Response(json.dumps(result), status=200, mimetype="application/json")
 
             self.app.add_url_rule(f"/_localcloud/{name}", f"localcloud_{name}", endpoint, methods=["POST"])
-            self.app.add_url_rule(f"/_localcloud/{name}/<argument>", f"localcloud_{name}_of", endpoint, methods=["POST"])
+            if inspect.signature(action).parameters:  # it takes a name (which may hold a slash)
+                self.app.add_url_rule(f"/_localcloud/{name}/<path:argument>", f"localcloud_{name}_of", endpoint, methods=["POST"])
 
     def _refuse_what_api_gateway_would(self) -> Response | None:
         """Requests SAM's service would answer with a 502 of its own: a method no route declares

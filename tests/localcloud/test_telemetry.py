@@ -345,9 +345,11 @@ def test_make_reconcile_runs_the_reconciler_now_and_says_what_it_ended(bookstore
     assert (run["schedule"], run["outcome"]) == ("ReconciliarOrdensFunction.ACadaMinuto", "response")
     assert set(run["response"]) == {"finalizadas", "adiadas"}
     # A name the template has no schedule for is a one-line error naming the ones it has
-    unknown = subprocess.run(  # noqa: S603 - our own module
-        [sys.executable, "-m", "localcloud", "schedule", "CriarOrdemFunction", "--port", port],
-        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
-    assert unknown.returncode == 2
-    assert "ReconciliarOrdensFunction.ACadaMinuto" in unknown.stderr
+    for name in ("CriarOrdemFunction", "ReconciliarOrdensFunction.ACadaMinuto/x"):
+        unknown = subprocess.run(  # noqa: S603 - our own module
+            [sys.executable, "-m", "localcloud", "schedule", name, "--port", port],
+            cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert unknown.returncode == 2
+        assert f"no single schedule named {name!r}" in unknown.stderr
+        assert "ReconciliarOrdensFunction.ACadaMinuto" in unknown.stderr

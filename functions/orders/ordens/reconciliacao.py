@@ -2,8 +2,9 @@
 
 Each run takes the oldest order left PENDENTE for longer than the threshold, one at a time, until
 none is left or the run's time is nearly up, and ends each in a span of its own that links to
-the trace of the request that created the order. An order whose dependencies fail stays PENDENTE
-for a later run; the threshold counts again from this attempt."""
+the trace of the request that created the order. When a dependency fails, the run stops: the
+order stays PENDENTE for a later run (the threshold counts again from this attempt), and the
+others are not taken only to fail the same way (a retry with their key may still finish them)."""
 
 from __future__ import annotations
 
@@ -47,7 +48,10 @@ class Reconciliador:
             attributes = {"bookstore.order.id": str(ordem.id)}
             with telemetry.linked_span("reconciliar ordem", ordem.traceparent, attributes):
                 final = self._ordens.reconciliar(ordem)
-            (finalizadas if final is not None else adiadas).append(str(ordem.id))
+            if final is None:
+                adiadas.append(str(ordem.id))
+                break
+            finalizadas.append(str(ordem.id))
         resultado = {"finalizadas": finalizadas, "adiadas": adiadas}
         telemetry.current_span().set_attributes(
             {"bookstore.reconciliation.finished": len(finalizadas), "bookstore.reconciliation.deferred": len(adiadas)}
