@@ -10,7 +10,7 @@ PIP_VERSION := 25.3
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help install run recycle reconcile traces demo bench up deploy down logs sam-local test test-unit test-integration test-localcloud static lint typecheck template build check lock clean
+.PHONY: help install run livro recycle reconcile traces demo bench up deploy down logs sam-local test test-unit test-integration test-localcloud static lint typecheck template build check lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -23,8 +23,14 @@ $(BIN)/.installed: requirements-dev.txt
 
 install: $(BIN)/.installed ## Create .venv and install the locked dependencies
 
+# The local cloud's admin identity, in .local/admin-credentials (AWS shared-credentials format).
+ADMIN_PROFILE := bookstore-admin
+
 run: install ## Run the whole Bookstore on the local cloud, http://127.0.0.1:3000 (Ctrl-C stops it)
-	$(PY) -m localcloud --startup bookstore_dev.startup:start $(ARGS)
+	$(PY) -m localcloud --startup bookstore_dev.startup:start --admin-profile $(ADMIN_PROFILE) $(ARGS)
+
+livro: install ## Against a running `make run`, as its admin: add a book (ARGS='--titulo "Dom Casmurro" --preco 39.90 --estoque 10')
+	$(PY) -m bookstore_dev.admin --profile $(ADMIN_PROFILE) livro $(ARGS)
 
 recycle: install ## End every execution environment of a running local cloud: the next requests start cold
 	$(PY) -m localcloud recycle $(ARGS)

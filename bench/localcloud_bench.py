@@ -30,6 +30,7 @@ import httpx
 
 from bookstore_dev.startup import HOOK
 from bookstore_dev.template import ROOT
+from bookstore_shared.http_client import SigV4
 from localcloud.process import LocalCloudProcess
 
 CARD = {"numero": "4111111111111111", "titular": "Bench", "validade": "12/39", "cvv": "123"}
@@ -125,7 +126,12 @@ def main(argv: list[str] | None = None) -> int:
         try:
             on.wait_ready()
             off.wait_ready()
-            with httpx.Client(base_url=on.url, timeout=60) as api_on, httpx.Client(base_url=off.url, timeout=60) as api_off:
+            # Signed as each cloud's admin: the cold starts include the closed routes (the buyers' ones take it too).
+            admin_on, admin_off = SigV4.from_profile(on.admin_credentials), SigV4.from_profile(off.admin_credentials)
+            with (
+                httpx.Client(base_url=on.url, timeout=60, auth=admin_on) as api_on,
+                httpx.Client(base_url=off.url, timeout=60, auth=admin_off) as api_off,
+            ):
                 clouds = {"otel_on": (on, api_on), "otel_off": (off, api_off)}
                 books = {
                     label: api.post("/livros", json={"titulo": "Warm", "preco": "10.00", "estoque": 1_000_000}).json()

@@ -50,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--idle-timeout", type=float, default=600.0, help="seconds before an idle environment ends (default 600)")
     parser.add_argument("--no-watch", dest="watch", action="store_false", help="no hot reload on code changes")
     parser.add_argument("--no-schedules", dest="schedules", action="store_false", help="run schedules only when triggered")
+    parser.add_argument("--admin-profile", default="localcloud-admin", help="profile of the admin identity in STATE_DIR/admin-credentials")
     parser.add_argument("--state-dir", type=Path, default=Path(".local"), help="data, packages and telemetry (default ./.local)")
     parser.add_argument("--build-dir", type=Path, help="where the environments' packages are installed (default STATE_DIR/build)")
     parser.add_argument("--database-url", help="use this PostgreSQL (a superuser DSN) instead of the embedded one")
@@ -81,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
             otlp_endpoint=args.otlp_endpoint,
             startup=tuple(args.startup),
             schedules=args.schedules,
+            admin_profile=args.admin_profile,
         )
         cloud = LocalCloud(options)
         signal.signal(signal.SIGTERM, lambda *_: cloud.stop())

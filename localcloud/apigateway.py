@@ -21,6 +21,7 @@ from localcloud import samcli
 from localcloud.environment import InvocationReport, Outcome
 from localcloud.errors import LocalCloudError
 from localcloud.faults import Fault
+from localcloud.iam import AccessControl
 from localcloud.pool import Throttled
 
 
@@ -39,10 +40,17 @@ Run = Callable[[str, bytes], InvocationReport]  # function name, event → how t
 
 
 class ApiGateway:
-    def __init__(self, api: samcli.Api, run: Run, control: dict[str, Callable[..., dict[str, Any]]] | None = None) -> None:
+    def __init__(
+        self,
+        api: samcli.Api,
+        run: Run,
+        control: dict[str, Callable[..., dict[str, Any]]] | None = None,
+        access: AccessControl | None = None,
+    ) -> None:
         # Function name → the fault injected around its invocations (see localcloud.faults).
         self.faults: dict[str, Fault] = {}
         self._run = run
+        self._access = access  # AWS_IAM authorization (None: every route open, as under sam local)
         self.app = samcli.gateway_app(api, self._invoke)
         self.app.before_request(self._refuse_what_api_gateway_would)
         self._head_routes = any("HEAD" in route.methods for route in api.routes)
@@ -82,6 +90,16 @@ class ApiGateway:
     def _invoke(self, function: str, event: bytes) -> bytes:
         if len(event) > PAYLOAD_LIMIT_BYTES:
             return TOO_LARGE.encode()
+        if self._access is not None:
+            document = json.loads(event)
+            refusal, caller = self._access.refusal(function, document)
+            if refusal:
+                return _gateway_answer(403, refusal).encode()
+            if caller is not None:
+                # As API Gateway tells an IAM-authorized function who called it.
+                identity = document.setdefault("requestContext", {}).setdefault("identity", {})
+                identity.update({"accessKey": caller.access_key, "userArn": caller.arn, "caller": caller.arn.rsplit("/", 1)[-1]})
+                event = json.dumps(document).encode()
 
         def invoke() -> InvocationReport:
             return self._run(function, event)

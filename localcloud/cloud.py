@@ -29,6 +29,7 @@ from localcloud import template as templates
 from localcloud.apigateway import ApiGateway
 from localcloud.environment import FunctionSpec, InvocationReport
 from localcloud.errors import LocalCloudError
+from localcloud.iam import CREDENTIALS_FILE, AccessControl, Principal
 from localcloud.net import free_port
 from localcloud.pool import FunctionPool, Throttled
 from localcloud.postgres import DatabaseServer, EmbeddedPostgres, existing_server
@@ -57,6 +58,7 @@ class Options:
     otlp_endpoint: str | None = None  # where the functions export; default the local receiver
     startup: tuple[str, ...] = ()  # hooks, "module:function", called with a StartupContext before serving
     schedules: bool = True  # run the template's rate() schedules on their own (triggering them always works)
+    admin_profile: str = "localcloud-admin"  # the admin identity's profile in STATE_DIR/admin-credentials
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,8 @@ class LocalCloud:
         self.pools: dict[str, FunctionPool] = {}
         self.gateway: ApiGateway | None = None
         self.scheduler: Scheduler | None = None
+        self.access: AccessControl | None = None
+        self.admin: Principal | None = None
         self.aws_endpoint: str | None = None
         self._database: DatabaseServer | None = None
         self._postgres_lock = threading.Lock()
@@ -116,6 +120,10 @@ class LocalCloud:
     @property
     def url(self) -> str:
         return f"http://{self.options.host}:{self.options.port}"
+
+    @property
+    def admin_credentials(self) -> Path:
+        return self.options.state_dir / CREDENTIALS_FILE
 
     def start(self) -> None:
         try:
@@ -134,6 +142,8 @@ class LocalCloud:
         otlp_endpoint = options.otlp_endpoint or f"http://{options.host}:{options.otlp_port}"
         template = templates.load(options.template, {"OtlpEndpoint": otlp_endpoint, **options.parameter_overrides})
         env_vars = templates.read_env_vars_file(options.env_vars)
+        self.access = AccessControl.from_template(template.resources, templates.REGION)
+        self.admin = self.access.admin(self.admin_credentials, options.admin_profile)
         build = options.build_dir or options.state_dir / "build"
         runtime_dir = packaging.install(packaging.RUNTIME_REQUIREMENTS, build / "runtime", hashed=True)
 
@@ -165,6 +175,7 @@ class LocalCloud:
             function_requirements = code / "requirements.txt"
             if function_requirements.exists() and packaging.has_requirements(function_requirements):
                 layer_paths.insert(0, packaging.install(function_requirements, build / "functions" / function.name))
+            role = self.access.roles[function.name]  # its execution role's credentials, as Lambda gives them
             spec = FunctionSpec(
                 name=function.name,
                 handler=function.handler or "",
@@ -173,7 +184,7 @@ class LocalCloud:
                 python=python,
                 python_path=(code, *layer_paths, runtime_dir),
                 task_root=code,
-                environment=templates.environment(template, function, env_vars, self.url, injected),
+                environment=templates.environment(template, function, env_vars, self.url, {**injected, **role.environment()}),
                 region=templates.REGION,
             )
             self.pools[function.name] = FunctionPool(
@@ -189,7 +200,7 @@ class LocalCloud:
         if options.schedules:
             self._on_stop(self.scheduler.start(), first=True)
         control = {"recycle": self.recycle, "status": self.status, "schedule": self.trigger}
-        self.gateway = ApiGateway(template.api, self._run, control)
+        self.gateway = ApiGateway(template.api, self._run, control, self.access)
         try:
             server = self.gateway.serve(options.host, options.port)
         except OSError as error:  # taken since the check at start-up
@@ -356,6 +367,14 @@ class LocalCloud:
         for schedule in self.scheduler.schedules.values():
             when = "on its own" if self.options.schedules and schedule.period_s else "when triggered"
             line(f"  {schedule.expression:40} -> {schedule.name} ({when}: python -m localcloud schedule {schedule.function})")
+        closed = sorted({f"{method} {path}" for (_, method, path), door in (self.access.doors if self.access else {}).items() if door.iam})
+        if closed and self.admin is not None:
+            line(f"  AWS_IAM (signed requests only): {', '.join(closed)}")
+            line(f"  admin: profile {self.options.admin_profile} in {self.admin_credentials}, or")
+            line(
+                f'    curl --aws-sigv4 "aws:amz:{templates.REGION}:execute-api" --user "{self.admin.access_key}:$SECRET" {self.url}/…'
+                f"  (SECRET: aws_secret_access_key in that file)"
+            )
         telemetry = self.options.state_dir / "telemetry"
         line(f"  telemetry: OTLP on http://{self.options.host}:{self.options.otlp_port} -> {telemetry}/{{traces,metrics,logs}}.jsonl")
         line(

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from localcloud.iam import CREDENTIALS_FILE
 from localcloud.net import free_port
 from localcloud.traceview import Span, read_traces
 
@@ -71,6 +72,11 @@ class LocalCloudProcess:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def admin_credentials(self) -> Path:
+        """The admin identity the cloud wrote at start (AWS shared-credentials format)."""
+        return self.state_dir / CREDENTIALS_FILE
 
     def wait_ready(self, timeout_s: float = 300) -> LocalCloudProcess:
         """Until it prints its banner (the first run installs the environments' packages)."""

@@ -7,6 +7,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from localcloud.errors import LocalCloudError
 from localcloud.samcli import Api, Function, load_stacks, resolve_environment
@@ -25,6 +26,7 @@ class CloudTemplate:
     api_ids: frozenset[str]
     reserved_concurrency: dict[str, int]
     schedules: list[Schedule]
+    resources: dict[str, Any]  # the template's resources as SAM reads them (intrinsics and policy templates resolved)
 
     @property
     def root(self) -> Path:
@@ -50,7 +52,7 @@ def load(path: Path, parameter_overrides: dict[str, str]) -> CloudTemplate:
         if name in functions and "ReservedConcurrentExecutions" in (resource.get("Properties") or {})
     }
     timed = [schedule for function in functions.values() for schedule in schedules(function.name, function.events)]
-    template = CloudTemplate(path, functions, api, api_ids, reserved, timed)
+    template = CloudTemplate(path, functions, api, api_ids, reserved, timed, resources)
     for function in functions.values():
         check_handler(template, function)
     return template

@@ -25,6 +25,7 @@ from pytest_socket import socket_allow_hosts
 from bookstore_dev.services import databases
 from bookstore_dev.startup import HOOK
 from bookstore_dev.template import ROOT, TEMPLATE
+from bookstore_shared.http_client import SigV4
 from localcloud.cloud import LocalCloud, Options
 from localcloud.net import free_port
 from localcloud.traceview import Span, read_traces
@@ -87,6 +88,15 @@ def gateway_url(cloud: LocalCloud) -> str:
 
 @pytest.fixture
 def api(cloud: LocalCloud) -> Iterator[httpx.Client]:
+    """The operator's client: signed with the local cloud's admin identity, so the tests can set up
+    books and read payments as well as order (buyers' own doors: `buyer`, tests/integration/test_doors.py)."""
+    with httpx.Client(base_url=cloud.url, timeout=30, auth=SigV4.from_profile(cloud.admin_credentials)) as client:
+        yield client
+
+
+@pytest.fixture
+def buyer(cloud: LocalCloud) -> Iterator[httpx.Client]:
+    """Anyone on the internet: no credentials."""
     with httpx.Client(base_url=cloud.url, timeout=30) as client:
         yield client
 

@@ -7,13 +7,15 @@ import urllib.request
 
 import httpx
 
+from bookstore_shared.http_client import SigV4
 from localcloud.process import LocalCloudProcess
 
 CARD = {"numero": "4111111111111111", "titular": "Maria Silva", "validade": "12/39", "cvv": "123"}
 
 
 def test_an_order_over_http_is_concluded_and_lowers_the_stock(bookstore_cloud: LocalCloudProcess) -> None:
-    with httpx.Client(base_url=bookstore_cloud.url, timeout=60) as api:
+    # The operator's client: signed with the admin identity the cloud wrote, to add a book and read a payment
+    with httpx.Client(base_url=bookstore_cloud.url, timeout=60, auth=SigV4.from_profile(bookstore_cloud.admin_credentials)) as api:
         # Given the seeded catalog and a new book
         assert len(api.get("/livros").json()) >= 5
         book = api.post("/livros", json={"titulo": "O Cortiço", "autor": "Aluísio Azevedo", "preco": "45.00", "estoque": 4}).json()

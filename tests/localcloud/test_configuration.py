@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from bookstore_dev.template import ROOT
+from bookstore_shared.http_client import SigV4
 from localcloud.process import LocalCloudProcess, wait_until
 from tests.localcloud.conftest import FIXTURES
 from tests.localcloud.test_lifecycle import process_state, states
@@ -92,7 +93,8 @@ def test_postgres_data_is_kept_across_restarts(tmp_path: Path) -> None:
     # Given a book added on a first run
     first = bookstore_cloud(tmp_path).wait_ready()
     try:
-        book = httpx.post(f"{first.url}/livros", json={"titulo": "Persistente", "preco": "1.00", "estoque": 1}, timeout=60).json()
+        body = {"titulo": "Persistente", "preco": "1.00", "estoque": 1}
+        book = httpx.post(f"{first.url}/livros", json=body, timeout=60, auth=SigV4.from_profile(first.admin_credentials)).json()
         assert first.wait_for("seeded 5 sample books")
     finally:
         assert first.stop() == 0

@@ -19,6 +19,7 @@ import psycopg
 import pytest
 
 from bookstore_dev.services import databases as services_with_data
+from bookstore_shared.http_client import SigV4
 from localcloud.process import LocalCloudProcess, wait_until
 from tests.support.bookstore import CARD_APPROVED, CARD_DECLINED
 from tests.support.cloud import bookstore_cloud
@@ -50,8 +51,9 @@ def databases(state_dir: Path) -> DB:
     return {name: psycopg.connect(host=str(run), port=port, user="postgres", dbname=name, autocommit=True) for name in names}
 
 
-def new_book(url: str) -> int:
-    book = httpx.post(f"{url}/livros", json={"titulo": "Falhas", "autor": "Anônimo", "preco": "12.50", "estoque": STOCK}, timeout=60)
+def new_book(cloud: LocalCloudProcess) -> int:
+    body = {"titulo": "Falhas", "autor": "Anônimo", "preco": "12.50", "estoque": STOCK}
+    book = httpx.post(f"{cloud.url}/livros", json=body, timeout=60, auth=SigV4.from_profile(cloud.admin_credentials))
     assert book.status_code == 201, book.text
     livro_id: int = book.json()["id"]
     return livro_id
@@ -121,7 +123,7 @@ def postmaster(state_dir: Path) -> int:
 @pytest.mark.parametrize("signum", [pytest.param(signal.SIGKILL, id="killed"), pytest.param(signal.SIGINT, id="fast-shutdown")])
 def test_postgresql_lost_mid_burst_leaves_consistent_data_and_no_500(cloud: LocalCloudProcess, signum: int) -> None:
     # Given a book, and a burst of orders under way
-    livro_id = new_book(cloud.url)
+    livro_id = new_book(cloud)
     mark = cloud.mark()
     with Burst(cloud.url, livro_id).running() as burst:
         # When PostgreSQL dies (or is shut down) mid-burst
@@ -163,7 +165,7 @@ def test_the_otlp_receiver_killed_mid_burst_costs_spans_not_orders(tmp_path: Pat
 
 
 def _kill_the_receiver_mid_burst(cloud: LocalCloudProcess) -> list[int | str]:
-    livro_id = new_book(cloud.url)
+    livro_id = new_book(cloud)
     with Burst(cloud.url, livro_id).running() as burst:
         # When the telemetry receiver is killed mid-burst
         os.kill(receiver_pid(cloud), signal.SIGKILL)
@@ -175,7 +177,7 @@ def test_the_whole_local_cloud_interrupted_mid_burst_is_consistent_once_restarte
     # Given Bookstore on the local cloud, a book, and a burst of orders under way
     state = tmp_path / "state"
     first = bookstore_cloud(state).wait_ready()
-    livro_id = new_book(first.url)
+    livro_id = new_book(first)
     try:
         with Burst(first.url, livro_id).running() as burst:
             # When the whole cloud is interrupted (Ctrl-C's SIGTERM) mid-burst: environments end mid-order

@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from bookstore_dev.template import ROOT
+from bookstore_shared.http_client import SigV4
 from localcloud.process import LocalCloudProcess, wait_until
 from localcloud.traceview import Span, Trace, render_html
 from tests.support.cloud import bookstore_cloud
@@ -33,7 +34,8 @@ def traces_file(cloud: LocalCloudProcess) -> Path:
 
 
 def new_book(cloud: LocalCloudProcess, estoque: int = 1000) -> int:
-    book = httpx.post(f"{cloud.url}/livros", json={"titulo": "Telemetria", "preco": "20.00", "estoque": estoque}, timeout=60).json()
+    body = {"titulo": "Telemetria", "preco": "20.00", "estoque": estoque}
+    book = httpx.post(f"{cloud.url}/livros", json=body, timeout=60, auth=SigV4.from_profile(cloud.admin_credentials)).json()
     livro_id: int = book["id"]
     return livro_id
 

@@ -3,10 +3,17 @@ and transport failures turned into one exception the caller can map to 502/503/5
 
 from __future__ import annotations
 
+import configparser
+from collections.abc import Generator
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
+import botocore.session
 import httpx
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 
 
 class Failure(StrEnum):
@@ -22,16 +29,59 @@ class DependencyError(Exception):
         self.failure = failure
 
 
+class SigV4(httpx.Auth):
+    """Signs each request for API Gateway's `AWS_IAM` authorization (Signature Version 4, service
+    `execute-api`) with the execution environment's role credentials, using botocore's signer.
+
+    Only `host` (and the `X-Amz-*` headers the signer adds) are signed. Headers added later stay
+    outside the signature, as they must: the OpenTelemetry httpx instrumentation puts
+    `traceparent` and `tracestate` on the request in the transport, after this flow has run, and
+    a header added after signing but listed as signed would break the signature."""
+
+    requires_request_body = True
+
+    def __init__(self, region: str, credentials: Credentials | None = None) -> None:
+        """Signs with `credentials`, or the environment's (read once: a Lambda environment's stay
+        the same for its life)."""
+        credentials = credentials or botocore.session.get_session().get_credentials()
+        if credentials is None:
+            raise RuntimeError("no AWS credentials to sign calls to the other services with")
+        self._credentials = credentials
+        self._region = region
+
+    @classmethod
+    def from_profile(cls, credentials_file: Path, profile: str | None = None) -> SigV4:
+        """From an AWS shared-credentials file: `profile`, or its only one (with its `region`)."""
+        parser = configparser.ConfigParser()
+        if not parser.read(credentials_file):
+            raise RuntimeError(f"no credentials file at {credentials_file}")
+        name = profile or next(iter(parser.sections()), "")
+        if name not in parser:
+            raise RuntimeError(f"no profile {name!r} in {credentials_file}")
+        section = parser[name]
+        return cls(section.get("region", "us-east-1"), Credentials(section["aws_access_key_id"], section["aws_secret_access_key"]))
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        host = request.url.netloc.decode()
+        signed = AWSRequest(method=request.method, url=str(request.url), data=request.content, headers={"host": host})
+        SigV4Auth(self._credentials.get_frozen_credentials(), "execute-api", self._region).add_auth(signed)
+        for name in ("Authorization", "X-Amz-Date", "X-Amz-Security-Token"):
+            if name in signed.headers:
+                request.headers[name] = signed.headers[name]
+        yield request
+
+
 class ServiceClient:
     """Calls one other service's API. The client (and its keep-alive connections) lives as long as
     the execution environment, so warm invocations skip the TCP handshake."""
 
-    def __init__(self, dependency: str, base_url: str, timeout_seconds: float) -> None:
+    def __init__(self, dependency: str, base_url: str, timeout_seconds: float, auth: httpx.Auth | None = None) -> None:
         self.dependency = dependency
         self._client = httpx.Client(
             base_url=base_url.rstrip("/"),
             timeout=httpx.Timeout(timeout_seconds, connect=min(timeout_seconds, 2.0)),
             headers={"Accept": "application/json"},
+            auth=auth,
         )
 
     def request(self, method: str, path: str, json: Any = None, headers: dict[str, str] | None = None) -> httpx.Response:
