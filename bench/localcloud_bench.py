@@ -28,9 +28,9 @@ from typing import Any
 
 import httpx
 
+from bookstore_dev.clients import admin_auth
 from bookstore_dev.startup import HOOK
 from bookstore_dev.template import ROOT
-from bookstore_shared.http_client import SigV4
 from localcloud.process import LocalCloudProcess
 
 CARD = {"numero": "4111111111111111", "titular": "Bench", "validade": "12/39", "cvv": "123"}
@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
             on.wait_ready()
             off.wait_ready()
             # Signed as each cloud's admin: the cold starts include the closed routes (the buyers' ones take it too).
-            admin_on, admin_off = SigV4.from_profile(on.admin_credentials), SigV4.from_profile(off.admin_credentials)
+            admin_on, admin_off = admin_auth(on.admin_credentials), admin_auth(off.admin_credentials)
             with (
                 httpx.Client(base_url=on.url, timeout=60, auth=admin_on) as api_on,
                 httpx.Client(base_url=off.url, timeout=60, auth=admin_off) as api_off,

@@ -17,13 +17,13 @@ from pathlib import Path
 
 import httpx
 
-from bookstore_shared.http_client import SigV4
+from bookstore_dev.clients import DEFAULT_CREDENTIALS, admin_auth
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", default="http://127.0.0.1:3000")
-    parser.add_argument("--credentials", type=Path, default=Path(".local/admin-credentials"))
+    parser.add_argument("--credentials", type=Path, default=DEFAULT_CREDENTIALS)
     parser.add_argument("--profile", help="default: the file's only profile")
     commands = parser.add_subparsers(dest="command", required=True)
     livro = commands.add_parser("livro", help="add a book (POST /livros)")
@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     livro.add_argument("--estoque", type=int, required=True)
     args = parser.parse_args(argv)
     try:
-        admin = SigV4.from_profile(args.credentials, args.profile)
+        admin = admin_auth(args.credentials, args.profile)
     except RuntimeError as error:
         print(f"admin: {error}; start the local cloud with `make run`", file=sys.stderr)
         return 2

@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from bookstore_shared.http_client import SigV4
+from bookstore_dev.clients import DEFAULT_CREDENTIALS, admin_auth
 from localcloud.traceview import DEFAULT_FILE, Trace, read_traces, render_text
 
 CARD = {"numero": "4111111111111111", "titular": "Maria Silva", "validade": "12/30", "cvv": "123"}
@@ -48,10 +48,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", default="http://127.0.0.1:3000")
     parser.add_argument("--traces", type=Path, default=DEFAULT_FILE)
-    parser.add_argument("--credentials", type=Path, default=Path(".local/admin-credentials"), help="the local cloud's admin identity")
+    parser.add_argument("--credentials", type=Path, default=DEFAULT_CREDENTIALS, help="the local cloud's admin identity")
     args = parser.parse_args(argv)
     try:
-        admin = SigV4.from_profile(args.credentials)
+        admin = admin_auth(args.credentials)
     except RuntimeError as error:
         print(f"demo: {error}; start the local cloud with `make run`", file=sys.stderr)
         return 2

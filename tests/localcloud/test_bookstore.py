@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import configparser
 import secrets
+import stat
+import subprocess
+import sys
 import urllib.request
 
 import httpx
 
+from bookstore_dev.template import ROOT
 from bookstore_shared.http_client import SigV4
 from localcloud.process import LocalCloudProcess
 
@@ -48,3 +53,39 @@ def test_the_functions_export_their_spans_to_the_receiver(bookstore_cloud: Local
     spans = bookstore_cloud.wait_for_spans(lambda spans: any(span.trace_id == trace_id and span.kind == "server" for span in spans))
     server = next(span for span in spans if span.trace_id == trace_id and span.kind == "server")
     assert (server.service, server.name) == ("cadastro-de-livros", "GET /livros/{id}")
+
+
+def admin_keys(cloud: LocalCloudProcess) -> tuple[str, str, str]:
+    credentials = configparser.ConfigParser()
+    credentials.read(cloud.admin_credentials)
+    (profile,) = credentials.sections()
+    return profile, credentials[profile]["aws_access_key_id"], credentials[profile]["aws_secret_access_key"]
+
+
+def test_the_admin_identity_is_written_for_its_owner_only_and_curl_can_sign_with_it(bookstore_cloud: LocalCloudProcess) -> None:
+    # Given the admin identity the cloud wrote at start, readable by its owner only
+    assert stat.S_IMODE(bookstore_cloud.admin_credentials.stat().st_mode) == 0o600
+    _, key, secret = admin_keys(bookstore_cloud)
+    # And the banner says how to use it, without its secret
+    assert any(f'--user "{key}:$SECRET"' in line for line in bookstore_cloud.snapshot())
+    assert not any(secret in line for line in bookstore_cloud.snapshot())
+    book = '{"titulo": "Iracema", "autor": "José de Alencar", "preco": "29.90", "estoque": 3}'
+    command = ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Content-Type: application/json", "-d", book]
+    # When a book is added with curl, unsigned and then signed as the README shows
+    unsigned = subprocess.run([*command, f"{bookstore_cloud.url}/livros"], capture_output=True, text=True, timeout=60, check=True)  # noqa: S603
+    signed = subprocess.run(  # noqa: S603 - curl, on a loopback URL
+        [*command, "--aws-sigv4", "aws:amz:us-east-1:execute-api", "--user", f"{key}:{secret}", f"{bookstore_cloud.url}/livros"],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    # Then only the signed one gets in
+    assert (unsigned.stdout, signed.stdout) == ("403", "201")
+
+
+def test_make_livro_adds_a_book_as_the_admin(bookstore_cloud: LocalCloudProcess) -> None:
+    result = subprocess.run(  # noqa: S603 - our own module, as `make livro` runs it
+        [sys.executable, "-m", "bookstore_dev.admin", "--url", bookstore_cloud.url, "--credentials", str(bookstore_cloud.admin_credentials),
+         "livro", "--titulo", "Senhora", "--preco", "19.90", "--estoque", "2"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    assert result.stdout.startswith("201 ")
+    assert '"titulo": "Senhora"' in result.stdout

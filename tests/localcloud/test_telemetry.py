@@ -315,7 +315,8 @@ def test_the_html_waterfall_draws_every_span_in_headless_chromium(bookstore_clou
 
 def test_make_demo_tours_the_bookstore_and_prints_each_trace(bookstore_cloud: LocalCloudProcess) -> None:
     result = subprocess.run(  # noqa: S603 - our own module, as `make demo` runs it
-        [sys.executable, "-m", "bookstore_dev.demo", "--url", bookstore_cloud.url, "--traces", str(traces_file(bookstore_cloud))],
+        [sys.executable, "-m", "bookstore_dev.demo", "--url", bookstore_cloud.url, "--traces", str(traces_file(bookstore_cloud)),
+         "--credentials", str(bookstore_cloud.admin_credentials)],
         cwd=ROOT, capture_output=True, text=True, timeout=180, check=True,
     )  # fmt: skip
     sections = result.stdout.split("\n=== ")[1:]
