@@ -10,7 +10,7 @@ PIP_VERSION := 25.3
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help install run recycle traces demo bench up deploy down logs sam-local test test-unit test-integration test-localcloud static lint typecheck template build check lock clean
+.PHONY: help install run recycle traces demo bench up deploy down logs sam-local test test-unit test-integration test-localcloud static lint typecheck template build check lock clean openapi fuzz
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -93,6 +93,9 @@ build: install ## sam build, without a container
 static: lint typecheck template build ## Every check that is not a test
 
 check: static test ## Every check: lint, types, template, build, tests
+
+openapi: install ## Regenerate docs/openapi/<Api>.json from the handlers' routes and models (a unit test fails when stale)
+	$(PY) -m bookstore_dev.openapi
 
 lock: ## Re-resolve the lock files (needs uv)
 	uv pip compile --quiet --python-version 3.12 --prerelease=if-necessary --generate-hashes requirements-dev.in -o requirements-dev.txt

@@ -20,6 +20,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from bookstore_shared import telemetry
+from bookstore_shared.responses import ErroDeValidacao, Problema
 
 Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
@@ -45,10 +46,10 @@ def create_app(logger: Logger) -> APIGatewayRestResolver:
     def _invalid_request(error: RequestValidationError) -> Response[Any]:
         # Only where and why: pydantic's `input` would echo the request, card numbers included.
         detail = [
-            {"loc": [str(part) for part in issue.get("loc", ())], "msg": issue.get("msg", ""), "type": issue.get("type", "")}
+            Problema(loc=[str(part) for part in issue.get("loc", ())], msg=issue.get("msg", ""), type=issue.get("type", ""))
             for issue in error.errors()
         ]
-        return error_response(422, "Requisição inválida", detail=detail)
+        return json_response(422, ErroDeValidacao(message="Requisição inválida", detail=detail))
 
     def _unknown_route(_: NotFoundError) -> Response[Any]:
         return error_response(404, "Rota não encontrada")
