@@ -45,10 +45,7 @@ def create_app(logger: Logger) -> APIGatewayRestResolver:
 
     def _invalid_request(error: RequestValidationError) -> Response[Any]:
         # Only where and why: pydantic's `input` would echo the request, card numbers included.
-        detail = [
-            Problema(loc=[str(part) for part in issue.get("loc", ())], msg=issue.get("msg", ""), type=issue.get("type", ""))
-            for issue in error.errors()
-        ]
+        detail = [Problema(loc=_where(issue), msg=issue.get("msg", ""), type=issue.get("type", "")) for issue in error.errors()]
         return json_response(422, ErroDeValidacao(message="Requisição inválida", detail=detail))
 
     def _unknown_route(_: NotFoundError) -> Response[Any]:
@@ -72,6 +69,13 @@ def create_app(logger: Logger) -> APIGatewayRestResolver:
     app.exception_handler(psycopg.OperationalError)(_database_down)
     app.exception_handler(Exception)(_bug)
     return app
+
+
+def _where(issue: dict[str, Any]) -> list[str]:
+    """Where the problem is, in the API's own names: a field the model does not have is named by
+    the caller (its name could be a card number), so its location stops at the object holding it."""
+    loc = [str(part) for part in issue.get("loc", ())]
+    return loc[:-1] if issue.get("type") == "extra_forbidden" else loc
 
 
 def lambda_handler(app: APIGatewayRestResolver, logger: Logger) -> Handler:
