@@ -40,6 +40,11 @@ test-integration: install ## Integration tests: real PostgreSQL, handlers over H
 test-localcloud: install ## Local cloud tests: `python -m localcloud` driven over HTTP
 	$(PY) -m pytest tests/localcloud
 
+# `make test` runs the same properties and fuzzing, bounded and derandomized (the `bounded` profile).
+fuzz: install ## Longer, random fuzzing: the properties, then schemathesis on every route of the local cloud (profile `fuzz`)
+	$(PY) -m pytest tests/unit/test_properties.py --hypothesis-profile=fuzz $(ARGS)
+	$(PY) -m pytest tests/integration/test_fuzz.py --hypothesis-profile=fuzz $(ARGS)
+
 traces: install ## The latest traces as waterfalls (ARGS="--last 3 --html traces.html" for a page)
 	$(PY) -m localcloud.traceview $(ARGS)
 
@@ -105,4 +110,4 @@ lock: ## Re-resolve the lock files (needs uv)
 		localcloud/runtime-requirements.in -c requirements-dev.txt -o localcloud/runtime-requirements.txt
 
 clean: ## Remove the environment, build output and local data
-	rm -rf $(VENV) .aws-sam .local .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .aws-sam .local .pytest_cache .mypy_cache .ruff_cache .hypothesis
