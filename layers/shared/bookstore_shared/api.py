@@ -137,7 +137,9 @@ def _bounded_int(text: str) -> int:
 
 
 def _bounded_decimal(text: str) -> Decimal:
-    if len(text) > MAX_NUMBER_DIGITS + 20:  # digits, point and exponent
+    # The same 40 digits as an integer (a point does not make a number shorter), and a short exponent.
+    mantissa = text.lower().partition("e")[0]
+    if sum(character.isdigit() for character in mantissa) > MAX_NUMBER_DIGITS or len(text) > MAX_NUMBER_DIGITS + 20:
         raise ValueError("number too long")
     return Decimal(text)
 
