@@ -10,7 +10,7 @@ PIP_VERSION := 25.3
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help install run livro recycle reconcile traces demo bench up deploy down logs sam-local test test-unit test-integration test-localcloud static lint typecheck template build check lock clean
+.PHONY: help install run livro recycle reconcile traces demo bench up deploy down logs sam-local test test-unit test-integration test-localcloud static lint typecheck template build check lock clean openapi fuzz
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -48,6 +48,11 @@ test-localcloud: install ## Local cloud tests: `python -m localcloud` driven ove
 
 reconcile: install ## Against a running `make run`: run the order reconciler now, instead of at its next minute
 	$(PY) -m localcloud schedule ReconciliarOrdensFunction $(ARGS)
+
+# `make test` runs the same properties and fuzzing, bounded and derandomized (the `bounded` profile).
+fuzz: install ## Longer, random fuzzing: the properties, then schemathesis on every route of the local cloud (profile `fuzz`)
+	$(PY) -m pytest tests/unit/test_properties.py --hypothesis-profile=fuzz $(ARGS)
+	$(PY) -m pytest tests/integration/test_fuzz.py --hypothesis-profile=fuzz $(ARGS)
 
 traces: install ## The latest traces as waterfalls (ARGS="--last 3 --html traces.html" for a page)
 	$(PY) -m localcloud.traceview $(ARGS)
@@ -103,6 +108,9 @@ static: lint typecheck template build ## Every check that is not a test
 
 check: static test ## Every check: lint, types, template, build, tests
 
+openapi: install ## Regenerate docs/openapi/<Api>.json from the handlers' routes and models (a unit test fails when stale)
+	$(PY) -m bookstore_dev.openapi
+
 lock: ## Re-resolve the lock files (needs uv)
 	uv pip compile --quiet --python-version 3.12 --prerelease=if-necessary --generate-hashes requirements-dev.in -o requirements-dev.txt
 	uv pip compile --quiet --python-version 3.12 --python-platform x86_64-manylinux_2_28 --prerelease=if-necessary \
@@ -111,4 +119,4 @@ lock: ## Re-resolve the lock files (needs uv)
 		localcloud/runtime-requirements.in -c requirements-dev.txt -o localcloud/runtime-requirements.txt
 
 clean: ## Remove the environment, build output and local data
-	rm -rf $(VENV) .aws-sam .local .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .aws-sam .local .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 import sys
 
+from hypothesis import HealthCheck, settings
+
 from bookstore_dev.services import services
 from bookstore_dev.template import layer_paths
 
@@ -31,3 +33,13 @@ os.environ.setdefault("OTEL_LOGS_EXPORTER", "none")
 for path in [*(service.code for service in services()), *layer_paths()]:
     if str(path) not in sys.path:
         sys.path.append(str(path))
+
+# Property and fuzz tests: `bounded` in `make test`, derandomized so a CI run is repeatable (the
+# same examples every time, no example database carried between runs); `fuzz` for `make fuzz`
+# (`--hypothesis-profile=fuzz`), longer and random, its failures kept in .hypothesis/ to replay.
+# The fuzz tests send each example over HTTP: no deadline, and slow generation is expected.
+settings.register_profile(
+    "bounded", max_examples=50, derandomize=True, database=None, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile("fuzz", max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True)
+settings.load_profile("bounded")

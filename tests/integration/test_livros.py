@@ -6,7 +6,7 @@ import uuid
 
 import httpx
 
-from tests.support.bookstore import new_book, stock_of
+from tests.support.bookstore import new_book, order, stock_of
 
 
 def test_a_created_book_is_returned_and_can_be_read_back(api: httpx.Client) -> None:
@@ -124,3 +124,18 @@ def test_reserving_again_for_a_released_reservation_is_refused(api: httpx.Client
     # Then it is refused as released, and the stock stays given back
     assert (again.status_code, again.json()["motivo"]) == (409, "RESERVA_LIBERADA")
     assert stock_of(api, book["id"]) == 5
+
+
+def test_the_most_expensive_book_can_be_ordered_a_hundred_at_a_time_and_a_dearer_one_is_refused(api: httpx.Client) -> None:
+    # Given a book at the highest price the catalog takes (found by a property test: a dearer book
+    # was taken, and an order of 100 copies of it had a total no money column holds — a 500)
+    book = new_book(api, estoque=100, preco="99999999.99")
+    # When 100 copies are ordered
+    response = order(api, book["id"], quantidade=100)
+    # Then the order concludes for exactly 100 times the price
+    assert response.status_code == 201, response.text
+    assert response.json()["valor_total"] == "9999999999.00"
+    # And a dearer book is refused where it is entered, naming the price
+    dearer = api.post("/livros", json={"titulo": "Caro demais", "preco": "100000000.00", "estoque": 1})
+    assert dearer.status_code == 422
+    assert [issue["loc"] for issue in dearer.json()["detail"]] == [["body", "preco"]]

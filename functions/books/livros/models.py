@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
 from uuid import UUID
@@ -12,6 +13,10 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel
 from bookstore_shared.models import CanonicalId, Dinheiro, Uuid
 
 MAX_PAGE = 200
+# The highest price a book may have: an order of the most copies one order takes (100, Ordem de
+# Compra's `quantidade`) must still be money every service holds, NUMERIC(12, 2) — 9,999,999,999.99.
+# Above it, an order's total was not valid money and the order failed with a 500.
+MAX_PRECO = Decimal("99999999.99")
 
 # A book id in a route: a positive PostgreSQL BIGINT, anything else is a 422.
 LivroId = Annotated[CanonicalId, Path(ge=1, le=2**63 - 1)]
@@ -22,7 +27,7 @@ class NovoLivro(BaseModel):
 
     titulo: str = Field(min_length=1, max_length=200)
     autor: str | None = Field(default=None, max_length=200)
-    preco: Dinheiro
+    preco: Annotated[Dinheiro, Field(le=MAX_PRECO)]
     estoque: int = Field(ge=0, le=1_000_000, strict=True)
 
 

@@ -20,6 +20,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from bookstore_shared import telemetry
+from bookstore_shared.responses import ErroDeValidacao, Problema
 
 Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
@@ -44,11 +45,8 @@ def create_app(logger: Logger) -> APIGatewayRestResolver:
 
     def _invalid_request(error: RequestValidationError) -> Response[Any]:
         # Only where and why: pydantic's `input` would echo the request, card numbers included.
-        detail = [
-            {"loc": [str(part) for part in issue.get("loc", ())], "msg": issue.get("msg", ""), "type": issue.get("type", "")}
-            for issue in error.errors()
-        ]
-        return error_response(422, "Requisição inválida", detail=detail)
+        detail = [Problema(loc=_where(issue), msg=issue.get("msg", ""), type=issue.get("type", "")) for issue in error.errors()]
+        return json_response(422, ErroDeValidacao(message="Requisição inválida", detail=detail))
 
     def _unknown_route(_: NotFoundError) -> Response[Any]:
         return error_response(404, "Rota não encontrada")
@@ -71,6 +69,13 @@ def create_app(logger: Logger) -> APIGatewayRestResolver:
     app.exception_handler(psycopg.OperationalError)(_database_down)
     app.exception_handler(Exception)(_bug)
     return app
+
+
+def _where(issue: dict[str, Any]) -> list[str]:
+    """Where the problem is, in the API's own names: a field the model does not have is named by
+    the caller (its name could be a card number), so its location stops at the object holding it."""
+    loc = [str(part) for part in issue.get("loc", ())]
+    return loc[:-1] if issue.get("type") == "extra_forbidden" else loc
 
 
 def lambda_handler(app: APIGatewayRestResolver, logger: Logger) -> Handler:
@@ -132,7 +137,9 @@ def _bounded_int(text: str) -> int:
 
 
 def _bounded_decimal(text: str) -> Decimal:
-    if len(text) > MAX_NUMBER_DIGITS + 20:  # digits, point and exponent
+    # The same 40 digits as an integer (a point does not make a number shorter), and a short exponent.
+    mantissa = text.lower().partition("e")[0]
+    if sum(character.isdigit() for character in mantissa) > MAX_NUMBER_DIGITS or len(text) > MAX_NUMBER_DIGITS + 20:
         raise ValueError("number too long")
     return Decimal(text)
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema, field_validator
 from pydantic_extra_types.payment import PaymentCardNumber
 
 
@@ -22,6 +22,8 @@ Dinheiro = Annotated[
     Decimal,
     Field(gt=0, max_digits=12, decimal_places=2, examples=["49.90"]),
     PlainSerializer(_money_text, return_type=str, when_used="json"),
+    # What answers promise (the OpenAPI description, which the fuzz tests hold them to).
+    WithJsonSchema({"type": "string", "pattern": r"^[0-9]{1,10}\.[0-9]{2}$", "examples": ["49.90"]}, mode="serialization"),
 ]
 
 

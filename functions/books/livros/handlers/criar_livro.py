@@ -5,14 +5,15 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 
 from bookstore_shared.api import json_response, lambda_handler
+from bookstore_shared.responses import LOCATION, answer, responses
 from bookstore_shared.telemetry import instrument_lambda_handler
-from livros.models import NovoLivro
+from livros.models import Livro, NovoLivro
 from livros.runtime import livros, logger, new_app
 
 app = new_app()
 
 
-@app.post("/livros")
+@app.post("/livros", responses=responses({201: answer("The book, added to the catalog", Livro, headers=LOCATION)}))
 def criar_livro(novo: NovoLivro) -> Response[Any]:
     livro = livros.cadastrar(novo)
     logger.info("livro cadastrado", extra={"livro_id": livro.id})

@@ -8,14 +8,23 @@ from aws_lambda_powertools.event_handler import Response
 
 from bookstore_shared.api import json_response, lambda_handler
 from bookstore_shared.models import Uuid
+from bookstore_shared.responses import answer, responses
 from bookstore_shared.telemetry import instrument_lambda_handler
-from livros.models import LivroId
+from livros.models import LivroId, Reserva
 from livros.runtime import livros, logger, new_app
 
 app = new_app()
 
 
-@app.delete("/livros/<id>/reservas/<ordem_id>")
+@app.delete(
+    "/livros/<id>/reservas/<ordem_id>",
+    responses=responses(
+        {
+            200: answer("The reservation, released (or a tombstone, when the release came first)", Reserva),
+            404: answer("No such book, or the order's reservation is of another book"),
+        }
+    ),
+)
 def liberar_reserva(id: LivroId, ordem_id: Uuid) -> Response[Any]:  # noqa: A002
     reserva = livros.liberar(id, ordem_id)
     logger.info("reserva liberada", extra={"livro_id": id, "ordem_id": str(ordem_id)})

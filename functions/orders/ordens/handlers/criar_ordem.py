@@ -7,16 +7,36 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Header
+from pydantic import RootModel
 
 from bookstore_shared.api import json_response, lambda_handler
+from bookstore_shared.responses import LOCATION, RETRY_AFTER, Erro, RecusaDaRequisicao, answer, responses
 from bookstore_shared.telemetry import instrument_lambda_handler
-from ordens.models import NovaOrdem
+from ordens.models import NovaOrdem, Ordem
 from ordens.runtime import logger, new_app, ordens
 
 app = new_app()
 
 
-@app.post("/ordens")
+class OrdemOuErro(RootModel[Ordem | Erro]):
+    """The order, once it got an id; a plain error when it failed before (nothing recorded)."""
+
+
+@app.post(
+    "/ordens",
+    responses=responses(
+        {
+            201: answer("CONCLUIDA: stock reserved, card charged", Ordem, headers=LOCATION),
+            402: answer("NAO_CONCLUIDA, PAGAMENTO_RECUSADO: the card was declined", Ordem, headers=LOCATION),
+            404: answer("No such book (nothing recorded, or NAO_CONCLUIDA LIVRO_NAO_ENCONTRADO)", OrdemOuErro),
+            409: answer("NAO_CONCLUIDA: ESTOQUE_INSUFICIENTE, or RESERVA_LIBERADA", Ordem, headers=LOCATION),
+            422: answer("Invalid input, or an Idempotency-Key already used for another order", RecusaDaRequisicao),
+            502: answer("A dependency answered an error: NAO_CONCLUIDA, or PENDENTE until a retry", OrdemOuErro),
+            503: answer("A dependency or the database is unavailable: NAO_CONCLUIDA, or PENDENTE", OrdemOuErro, headers=RETRY_AFTER),
+            504: answer("A dependency did not answer in time: NAO_CONCLUIDA, or PENDENTE until a retry", OrdemOuErro),
+        }
+    ),
+)
 def criar_ordem(
     pedido: NovaOrdem,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$")] = None,

@@ -6,14 +6,18 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 
 from bookstore_shared.api import json_response, lambda_handler
+from bookstore_shared.responses import answer, responses
 from bookstore_shared.telemetry import instrument_lambda_handler
-from pagamentos.models import NovoCancelamento
+from pagamentos.models import Cancelamento, NovoCancelamento
 from pagamentos.runtime import logger, new_app, pagamentos
 
 app = new_app()
 
 
-@app.post("/pagamentos/cancelamentos")
+@app.post(
+    "/pagamentos/cancelamentos",
+    responses=responses({200: answer("The order is cancelled: its payment refunded or refused, if any", Cancelamento)}),
+)
 def cancelar_pagamento(pedido: NovoCancelamento) -> Response[Any]:
     cancelamento = pagamentos.cancelar(pedido.ordem_id)
     refunded = cancelamento.pagamento.status.value if cancelamento.pagamento else None
