@@ -47,7 +47,33 @@ def documents(template: Path = TEMPLATE) -> dict[str, dict[str, Any]]:
         # The handler module's docstring is what the route does, its answers included.
         part["paths"][route.path][route.method.lower()].setdefault("description", (module.__doc__ or "").strip())
         found[service.api] = _merge(found[service.api], part) if service.api in found else part
+    _declare_iam(found, template)
     return {api: _pruned(document) for api, document in found.items()}
+
+
+# How API Gateway describes its AWS_IAM authorization in the OpenAPI documents it exports.
+SIGV4 = {"type": "apiKey", "name": "Authorization", "in": "header", "x-amazon-apigateway-authtype": "awsSigv4"}
+REFUSED = {
+    "description": "API Gateway's refusal (AWS_IAM): no SigV4 signature, an invalid one, or a caller whose role may not invoke this route",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Erro"}}},
+}
+
+
+def _declare_iam(found: dict[str, dict[str, Any]], template: Path) -> None:
+    """The routes the template closes with AWS_IAM (the gateway's doors, not the handlers'
+    concern): each requires a SigV4 signature and may answer API Gateway's 403."""
+    from localcloud import template as cloud_template
+    from localcloud.iam import AccessControl
+
+    resources = cloud_template.load(template, {}).resources
+    for (_, method, path), door in AccessControl.from_template(resources, cloud_template.REGION).doors.items():
+        if door.iam:
+            document = found[door.api]
+            document.setdefault("components", {}).setdefault("securitySchemes", {})["sigv4"] = SIGV4
+            operation = document["paths"][path][method.lower()]
+            operation["security"] = [{"sigv4": []}]
+            operation["responses"]["403"] = REFUSED
+            operation["responses"] = dict(sorted(operation["responses"].items()))
 
 
 def _merge(document: dict[str, Any], part: dict[str, Any]) -> dict[str, Any]:
@@ -102,6 +128,7 @@ def _offline_environment(template: Path) -> None:
         AWS_ACCESS_KEY_ID="offline",
         AWS_SECRET_ACCESS_KEY="offline",  # noqa: S106 - moto takes any
         AWS_DEFAULT_REGION="us-east-1",
+        AWS_REGION="us-east-1",
         OTEL_SDK_DISABLED="true",
         POWERTOOLS_LOG_LEVEL="ERROR",
     )

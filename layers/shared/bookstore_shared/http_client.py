@@ -8,6 +8,7 @@ from collections.abc import Generator
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import botocore.session
 import httpx
@@ -27,6 +28,9 @@ class DependencyError(Exception):
         super().__init__(f"{dependency}: {failure.value}: {detail}")
         self.dependency = dependency
         self.failure = failure
+
+
+SIGNATURE_HEADERS = ("Authorization", "X-Amz-Date", "X-Amz-Security-Token")
 
 
 class SigV4(httpx.Auth):
@@ -62,13 +66,14 @@ class SigV4(httpx.Auth):
         return cls(section.get("region", "us-east-1"), Credentials(section["aws_access_key_id"], section["aws_secret_access_key"]))
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        host = request.url.netloc.decode()
-        signed = AWSRequest(method=request.method, url=str(request.url), data=request.content, headers={"host": host})
-        SigV4Auth(self._credentials.get_frozen_credentials(), "execute-api", self._region).add_auth(signed)
-        for name in ("Authorization", "X-Amz-Date", "X-Amz-Security-Token"):
-            if name in signed.headers:
-                request.headers[name] = signed.headers[name]
+        request.headers.update(self.signature(request.method, str(request.url), request.content))
         yield request
+
+    def signature(self, method: str, url: str, body: bytes) -> dict[str, str]:
+        """The headers that sign this request (any HTTP client can add them)."""
+        signed = AWSRequest(method=method, url=url, data=body, headers={"host": urlsplit(url).netloc})
+        SigV4Auth(self._credentials.get_frozen_credentials(), "execute-api", self._region).add_auth(signed)
+        return {name: str(signed.headers[name]) for name in SIGNATURE_HEADERS if name in signed.headers}
 
 
 class ServiceClient:

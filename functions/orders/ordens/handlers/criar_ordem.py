@@ -1,7 +1,8 @@
 """POST /ordens — places a purchase order: validates the book, reserves stock, charges the card.
 
 Answers: 201 CONCLUIDA, 409 ESTOQUE_INSUFICIENTE, 402 PAGAMENTO_RECUSADO, 502/503/504 when a
-dependency fails, 404 for an unknown book. The same `Idempotency-Key` gets the first answer again."""
+dependency fails, 404 for an unknown book. The same `Idempotency-Key` gets the first answer again
+(202 PENDENTE while the reconciler ends an interrupted order, then its 409 ORDEM_INTERROMPIDA)."""
 
 from typing import Annotated, Any
 
@@ -27,9 +28,10 @@ class OrdemOuErro(RootModel[Ordem | Erro]):
     responses=responses(
         {
             201: answer("CONCLUIDA: stock reserved, card charged", Ordem, headers=LOCATION),
+            202: answer("PENDENTE: a retry with the key of an order the reconciler is ending", Ordem, headers=LOCATION),
             402: answer("NAO_CONCLUIDA, PAGAMENTO_RECUSADO: the card was declined", Ordem, headers=LOCATION),
             404: answer("No such book (nothing recorded, or NAO_CONCLUIDA LIVRO_NAO_ENCONTRADO)", OrdemOuErro),
-            409: answer("NAO_CONCLUIDA: ESTOQUE_INSUFICIENTE, or RESERVA_LIBERADA", Ordem, headers=LOCATION),
+            409: answer("NAO_CONCLUIDA: ESTOQUE_INSUFICIENTE, RESERVA_LIBERADA, or ORDEM_INTERROMPIDA", Ordem, headers=LOCATION),
             422: answer("Invalid input, or an Idempotency-Key already used for another order", RecusaDaRequisicao),
             502: answer("A dependency answered an error: NAO_CONCLUIDA, or PENDENTE until a retry", OrdemOuErro),
             503: answer("A dependency or the database is unavailable: NAO_CONCLUIDA, or PENDENTE", OrdemOuErro, headers=RETRY_AFTER),
