@@ -57,6 +57,8 @@ class ApiGateway:
         for name, action in (control or {}).items():
 
             def endpoint(action: Callable[..., dict[str, Any]] = action, argument: str | None = None) -> Response:
+                if refusal := _control_refusal():
+                    return _answer(403, refusal)
                 try:
                     result = action() if argument is None else action(argument)
                 except LocalCloudError as error:
@@ -112,6 +114,20 @@ class ApiGateway:
         if report.outcome is not Outcome.RESPONSE:
             raise samcli.FunctionFailed(f"{function}: {report.outcome.value}")
         return report.body
+
+
+LOOPBACK = {"127.0.0.1", "::1", "::ffff:127.0.0.1"}
+
+
+def _control_refusal() -> str:
+    """The control routes (recycle, status, schedule) are this machine's operator's: not another
+    host's (the API may listen on every interface with --host), and not a web page's — a browser
+    sends an Origin header with a cross-site POST, which needs no preflight when it has no body."""
+    if flask.request.remote_addr not in LOOPBACK:
+        return "The local cloud's control routes answer loopback only"
+    if "Origin" in flask.request.headers:
+        return "The local cloud's control routes do not answer browsers"
+    return ""
 
 
 def _answer(status: int, message: str) -> Response:

@@ -348,6 +348,11 @@ def test_make_reconcile_runs_the_reconciler_now_and_says_what_it_ended(bookstore
     assert (run["schedule"], run["outcome"]) == ("ReconciliarOrdensFunction.ACadaMinuto", "response")
     assert set(run["response"]) == {"finalizadas", "adiadas"}
     # A name the template has no schedule for is a one-line error naming the ones it has
+    # A web page cannot make a browser trigger it (a cross-site POST carries an Origin header)
+    from_a_page = httpx.post(
+        f"{bookstore_cloud.url}/_localcloud/schedule/ReconciliarOrdensFunction", headers={"Origin": "http://evil.example"}
+    )
+    assert (from_a_page.status_code, from_a_page.json()) == (403, {"message": "The local cloud's control routes do not answer browsers"})
     for name in ("CriarOrdemFunction", "ReconciliarOrdensFunction.ACadaMinuto/x"):
         unknown = subprocess.run(  # noqa: S603 - our own module
             [sys.executable, "-m", "localcloud", "schedule", name, "--port", port],
