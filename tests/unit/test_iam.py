@@ -132,3 +132,9 @@ def test_the_admin_identity_is_written_once_for_its_owner_only_and_reused(tmp_pa
     assert "region = us-east-1" in text
     assert stat.S_IMODE(credentials.stat().st_mode) == 0o600
     assert AccessControl("us-east-1", {}).admin(credentials, "bookstore-admin").access_key == first.access_key
+
+
+def test_a_route_the_template_does_not_declare_for_the_function_is_closed(access: AccessControl) -> None:
+    # (SAM's gateway routes by the template, so this is a second lock on the same door)
+    undeclared = event_signed_by(None, "PUT", "/livros/7", "/livros/{id}")
+    assert access.refusal("ObterLivroFunction", undeclared)[0] == iam.MISSING_TOKEN
