@@ -65,13 +65,22 @@ bench: install ## Benchmarks (not tests): latency and cold starts through the lo
 
 # --- The Docker path (needs Docker; see README "Three ways to run Bookstore") ---------------
 COMPOSE := docker compose -f localstack/docker-compose.yml
+# Stopping and reading logs need no password, but compose interpolates the whole file first and
+# refuses a missing ${POSTGRES_PASSWORD:?…}: without localstack/.env (deleted, or a fresh clone),
+# down and logs still work. The value is never used (the shell's, or .env's, wins when set).
+COMPOSE_WITHOUT_ENV := POSTGRES_PASSWORD=$${POSTGRES_PASSWORD:-not-needed-to-stop-or-read-logs} $(COMPOSE)
+# Where `make sam-local` listens: 0.0.0.0, because the functions' containers call it back through
+# the Docker bridge (host.docker.internal), which a 127.0.0.1 listener never answers. It has no
+# IAM (sam local does not enforce AWS_IAM): on a shared network, SAM_LOCAL_HOST=<the bookstore
+# network's gateway> (docker network inspect bookstore) keeps it off the LAN.
+SAM_LOCAL_HOST ?= 0.0.0.0
+SAM_LOCAL_PORT ?= 3000
 
 # LocalStack keeps no state across restarts, so every `make up` provisions again, from the host
 # and from template.yaml: roles (their passwords rotate), databases, migrations, secrets.
 up: install ## Docker: start PostgreSQL, LocalStack, the Collector and Jaeger, then provision the template's services
 	localstack/env.sh
 	mkdir -p .local/telemetry
-	$(PY) -m bookstore_dev.services sam-local-env > localstack/sam-local.env.json
 	$(COMPOSE) up -d --wait
 	PYTHON=$(PY) localstack/provision.sh
 
@@ -79,16 +88,24 @@ deploy: install ## Docker: build and deploy template.yaml into LocalStack, print
 	PYTHON=$(PY) localstack/deploy.sh
 
 down: ## Docker: stop the containers (add ARGS=-v to delete the database volume)
-	$(COMPOSE) down $(ARGS)
+	$(COMPOSE_WITHOUT_ENV) down $(ARGS)
 
 logs: ## Docker: follow the containers' logs
-	$(COMPOSE) logs -f $(ARGS)
+	$(COMPOSE_WITHOUT_ENV) logs -f $(ARGS)
 
+# The env-vars file sets every variable each function declares, explicitly: sam local lets a
+# shell variable of the same name (OTEL_SERVICE_NAME, AWS_ENDPOINT_URL…) replace a template
+# value, but not an --env-vars one. docker-path.sh fixes the region and credentials sam local
+# passes into the containers (else the host's, a real key or a session token included).
 sam-local: install ## Docker: sam local start-api on :3000, against `make up`'s PostgreSQL, LocalStack and Collector
 	$(BIN)/sam build
-	$(BIN)/sam local start-api --docker-network bookstore --warm-containers EAGER \
+	source localstack/docker-path.sh && $(PY) -m bookstore_dev.services sam-local-env \
+		--url http://host.docker.internal:$(SAM_LOCAL_PORT) --region "$$DOCKER_PATH_REGION" \
+		--parameter-overrides "$${DOCKER_PATH_PARAMETERS[@]}" > localstack/sam-local.env.json
+	source localstack/docker-path.sh && $(BIN)/sam local start-api --host $(SAM_LOCAL_HOST) --port $(SAM_LOCAL_PORT) \
+		--region "$$DOCKER_PATH_REGION" --docker-network bookstore --warm-containers EAGER \
 		--add-host host.docker.internal:host-gateway --env-vars localstack/sam-local.env.json \
-		--parameter-overrides OtlpEndpoint=http://otel-collector:4318 AwsEndpointUrl=http://localstack:4566
+		--parameter-overrides "$${DOCKER_PATH_PARAMETERS[@]}"
 
 lint: install ## ruff
 	$(BIN)/ruff check .

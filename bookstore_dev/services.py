@@ -25,9 +25,14 @@ parameters, or the variables that reference them, by this convention instead of 
     python -m bookstore_dev.services [--template T] list      one service per line, tab-separated
     python -m bookstore_dev.services [--template T] apis      one API per line: logical id, service.name,
                                                               its `<ApiLogicalId>Url` parameter or -
-    python -m bookstore_dev.services [--template T] sam-local-env [--url U]
-        the `sam local --env-vars` file (JSON) pointing every variable that references an API's
-        `<ApiLogicalId>Url` parameter at U (default http://host.docker.internal:3000)
+    python -m bookstore_dev.services [--template T] sam-local-env [--url U] [--region R]
+                                     [--parameter-overrides K=V ...]
+        the `sam local --env-vars` file (JSON): for every function, every variable it declares,
+        as SAM resolves the template with those overrides, and every variable that references
+        an API's `<ApiLogicalId>Url` parameter pointing at U (default http://host.docker.internal:3000).
+        Explicit values, because sam local lets a shell variable of the same name replace a
+        template value (an exported OTEL_SERVICE_NAME would rename every function), never an
+        --env-vars one.
 """
 
 from __future__ import annotations
@@ -174,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("apis", help="the APIs and their URL parameters")
     sam_local = commands.add_parser("sam-local-env", help="the `sam local --env-vars` file")
     sam_local.add_argument("--url", default="http://host.docker.internal:3000", help="where `sam local` serves every API")
+    sam_local.add_argument("--region", default="us-east-1", help="the region sam local runs the functions in")
+    sam_local.add_argument("--parameter-overrides", nargs="*", default=[], metavar="K=V", help="as sam local is given them")
     args = parser.parse_args(argv)
     template = args.template.resolve()
     try:
@@ -191,10 +198,25 @@ def main(argv: list[str] | None = None) -> int:
         for api, service, parameter in apis(template):
             print("\t".join([api, service.name, parameter or "-"]))
     else:
-        # `sam local start-api` serves every API on one port, so each override points there.
-        variables = [variable for _, _, parameter in apis(template) if parameter for variable in variables_referencing(parameter, template)]
-        print(json.dumps({"Parameters": dict.fromkeys(variables, args.url)}, indent=2))
+        overrides = dict(override.split("=", 1) for override in args.parameter_overrides)
+        print(json.dumps(sam_local_env(template, args.url, args.region, overrides), indent=2))
     return 0
+
+
+def sam_local_env(template: Path, url: str, region: str, parameter_overrides: dict[str, str]) -> dict[str, dict[str, str]]:
+    """Each function's declared variables, resolved as `sam local` resolves them (SAM CLI's own
+    providers), with every API URL variable pointing at `url`: `sam local start-api` serves every
+    API on one port."""
+    from localcloud import samcli  # SAM CLI's internals, pinned and tested in one place
+
+    url_variables = {variable for _, _, parameter in apis(template) if parameter for variable in variables_referencing(parameter, template)}
+    stacks = samcli.load_stacks(template, parameter_overrides, region)
+    env_vars: dict[str, dict[str, str]] = {}
+    for name, function in stacks.functions.items():
+        declared = (function.environment or {}).get("Variables", {}) or {}
+        resolved = samcli.resolve_environment(function, dict.fromkeys(url_variables & set(declared), url), region)
+        env_vars[name] = {variable: resolved[variable] for variable in declared}
+    return env_vars
 
 
 if __name__ == "__main__":

@@ -1,30 +1,33 @@
 #!/usr/bin/env bash
 # Builds template.yaml and deploys it into LocalStack with SAM CLI, then prints each API's URL.
+# The build is LocalStack's own (.aws-sam/localstack): LocalStack's community image accepts
+# Lambda layers but never mounts them, so localstack/inline_layers.py copies the shared layer
+# into every function's package (.aws-sam/build, for AWS and `sam local`, keeps the layer).
 # Two passes: the first creates the APIs; the second tells the services that call other APIs
-# where those answer from inside the Docker network (LocalStack's own URLs). The APIs come from
-# the template (python -m bookstore_dev.services apis), by its convention: a parameter named
-# `<ApiLogicalId>Url` overrides where other services reach that API.
+# where those answer from inside the Docker network (LocalStack's path-style execute-api URLs).
+# The APIs come from the template (python -m bookstore_dev.services apis), by its convention: a
+# parameter named `<ApiLogicalId>Url` overrides where other services reach that API.
 #   localstack/deploy.sh                 (make deploy)
 # Environment: LOCALSTACK_ENDPOINT (http://localhost:4566), STACK_NAME (bookstore), STAGE (dev).
+# The region is the Docker path's (localstack/docker-path.sh): a preset AWS_REGION or
+# AWS_DEFAULT_REGION that differs is refused, since make up wrote the secrets there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=localstack/docker-path.sh
+source localstack/docker-path.sh
 
-export AWS_ENDPOINT_URL=${LOCALSTACK_ENDPOINT:-http://localhost:4566}
-export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-test} AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-test}
-export AWS_DEFAULT_REGION=${AWS_DEFAULT_REGION:-us-east-1} SAM_CLI_TELEMETRY=0
+export AWS_ENDPOINT_URL=${LOCALSTACK_ENDPOINT:-http://localhost:4566} SAM_CLI_TELEMETRY=0
 STACK=${STACK_NAME:-bookstore}
 STAGE=${STAGE:-dev}
 SAM=${SAM:-sam}
 PYTHON=${PYTHON:-python3}
-# Inside the Docker network, the Collector and LocalStack by their compose service names.
-# (AwsEndpointUrl: the template's empty default would hide the endpoint LocalStack injects.)
-COMMON=("Stage=$STAGE" "OtlpEndpoint=http://otel-collector:4318" "AwsEndpointUrl=http://localstack:4566")
+BUILD_DIR=${BUILD_DIR:-.aws-sam/localstack}
 
 deploy() {
-    "$SAM" deploy --stack-name "$STACK" --resolve-s3 \
-        --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND \
+    "$SAM" deploy --template-file "$BUILD_DIR/template.yaml" --stack-name "$STACK" --resolve-s3 \
+        --region "$DOCKER_PATH_REGION" --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND \
         --no-confirm-changeset --no-fail-on-empty-changeset \
-        --parameter-overrides "${COMMON[@]}" "$@"
+        --parameter-overrides "Stage=$STAGE" "${DOCKER_PATH_PARAMETERS[@]}" "$@"
 }
 
 api_id() {
@@ -36,18 +39,21 @@ print(boto3.client("cloudformation").describe_stack_resource(StackName=sys.argv[
 # One line per API: logical id, service.name, its `<ApiLogicalId>Url` parameter or -.
 apis=$("$PYTHON" -m bookstore_dev.services apis)
 
-"$SAM" build
+"$SAM" build --build-dir "$BUILD_DIR"
+"$PYTHON" localstack/inline_layers.py "$BUILD_DIR"
 deploy
-inside="http://localstack:4566/restapis"
-outside="$AWS_ENDPOINT_URL/restapis"
+# Inside the Docker network, the path-style route (the host name needs LocalStack's DNS); from
+# the host, the host-style URL (*.localhost.localstack.cloud resolves to 127.0.0.1). Both replace
+# `/restapis/<id>/<stage>/_user_request_`, deprecated since LocalStack 3.8.
+port=${AWS_ENDPOINT_URL##*:}
 overrides=()
 urls=()
 while IFS=$'\t' read -r api name url_parameter; do
     id=$(api_id "$api")
     if [ "$url_parameter" != "-" ]; then
-        overrides+=("$url_parameter=$inside/$id/$STAGE/_user_request_")
+        overrides+=("$url_parameter=http://localstack:4566/_aws/execute-api/$id/$STAGE")
     fi
-    urls+=("$(printf '  %-20s %s' "$name" "$outside/$id/$STAGE/_user_request_")")
+    urls+=("$(printf '  %-20s %s' "$name" "http://$id.execute-api.localhost.localstack.cloud:$port/$STAGE")")
 done <<<"$apis"
 if [ ${#overrides[@]} -gt 0 ]; then
     deploy "${overrides[@]}"

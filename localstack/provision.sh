@@ -8,7 +8,7 @@
 #   localstack/provision.sh              (make up)
 # Environment: PYTHON (python3); POSTGRES_PASSWORD (else read from localstack/.env, as compose
 # does: the shell's value wins); POSTGRES_HOST_PORT (5433); LOCALSTACK_ENDPOINT
-# (http://localhost:4566).
+# (http://localhost:4566). The region is localstack/docker-path.sh's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,8 +19,9 @@ fi
 : "${POSTGRES_PASSWORD:?no POSTGRES_PASSWORD in localstack/.env: run make up, which writes it}"
 # libpq reads the superuser's password from here, so it never shows in a process list.
 export PGPASSWORD=$POSTGRES_PASSWORD
-export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-test} AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-test}
-export AWS_DEFAULT_REGION=${AWS_DEFAULT_REGION:-us-east-1}
+# The Docker path's region and LocalStack credentials, whatever the shell exported.
+# shellcheck source=localstack/docker-path.sh
+source localstack/docker-path.sh
 
 # This process reaches PostgreSQL on the host port; the functions, inside the Docker network,
 # reach it as postgres:5432, which is what the secrets say.

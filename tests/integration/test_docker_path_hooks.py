@@ -7,20 +7,24 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import stat
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import boto3
 import psycopg
 import pytest
+import yaml
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 from samtranslator.translator.managed_policy_translator import ManagedPolicyLoader
@@ -87,6 +91,17 @@ def compose(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Compose]:
             yield Compose(postgres, endpoint)
     finally:
         postgres.stop()
+
+
+@pytest.fixture(scope="module")
+def sam_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`sam build` run for real, once: the template's functions and layer, as SAM CLI builds them."""
+    build = tmp_path_factory.mktemp("sam") / "build"
+    environment = {**os.environ, "SAM_CLI_TELEMETRY": "0", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    command = ["sam", "build", "--template-file", str(ROOT / "template.yaml"), "--build-dir", str(build)]
+    result = subprocess.run(command, env=environment, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)  # noqa: S603
+    assert result.returncode == 0, result.stderr[-2000:]
+    return build
 
 
 def make_up_provisions(compose: Compose) -> subprocess.CompletedProcess[str]:
@@ -198,7 +213,35 @@ def test_provisioning_refuses_a_wrong_superuser_password_and_changes_no_secret(p
     assert {service.package: secret(provisioned, service) for service in with_data} == before
 
 
-def test_the_deploy_script_overrides_each_api_url_parameter_with_localstacks_url(compose: Compose, tmp_path: Path) -> None:
+def sam_stand_in(tmp_path: Path, built: Path) -> tuple[Path, Path, Path]:
+    """SAM CLI replaced by a script that records its arguments and AWS environment, and whose
+    `build --build-dir D` leaves a copy of a real build in D."""
+    calls, environments, sam = tmp_path / "sam-calls", tmp_path / "sam-environments", tmp_path / "sam"
+    sam.write_text(
+        "#!/usr/bin/env bash\n"
+        f'printf "%s\\n" "$*" >> {calls}\n'
+        f"env | grep '^AWS_' | sort >> {environments}; echo -- >> {environments}\n"
+        f'if [ "$1" = build ]; then mkdir -p "$3" && cp -r {built}/. "$3"; fi\n'
+    )
+    sam.chmod(sam.stat().st_mode | stat.S_IXUSR)
+    return sam, calls, environments
+
+
+def run_deploy(compose: Compose, sam: Path, tmp_path: Path, stack: str, **environment: str) -> subprocess.CompletedProcess[str]:
+    variables = {
+        **os.environ,
+        "PYTHON": sys.executable,
+        "SAM": str(sam),
+        "LOCALSTACK_ENDPOINT": compose.aws_endpoint,
+        "STACK_NAME": stack,
+        "STAGE": "dev",
+        "BUILD_DIR": str(tmp_path / "localstack-build"),
+        **environment,
+    }
+    return subprocess.run(["bash", str(DEPLOY)], env=variables, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)  # noqa: S603, S607
+
+
+def test_the_deploy_script_overrides_each_api_url_parameter_with_localstacks_url(compose: Compose, sam_build: Path, tmp_path: Path) -> None:
     # Given a stack in the LocalStack stand-in with the template's APIs (as sam deploy's first pass leaves it)
     apis = services.apis()
     stack = "bookstore-deploy-test"
@@ -210,39 +253,133 @@ def test_the_deploy_script_overrides_each_api_url_parameter_with_localstacks_url
         for api, _, _ in apis
     }
     # And SAM CLI replaced by a stand-in that records its arguments
-    calls = tmp_path / "sam-calls"
-    sam = tmp_path / "sam"
-    sam.write_text(f'#!/usr/bin/env bash\nprintf "%s\\n" "$*" >> {calls}\n')
-    sam.chmod(sam.stat().st_mode | stat.S_IXUSR)
-    environment = {
-        **os.environ,
-        "PYTHON": sys.executable,
-        "SAM": str(sam),
-        "LOCALSTACK_ENDPOINT": compose.aws_endpoint,
-        "STACK_NAME": stack,
-        "STAGE": "dev",
-    }
-    # When make deploy runs
-    result = subprocess.run(["bash", str(DEPLOY)], env=environment, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)  # noqa: S603, S607
+    sam, calls, environments = sam_stand_in(tmp_path, sam_build)
+    # When make deploy runs from a shell that exported its own AWS identity (the region preset to the Docker path's)
+    result = run_deploy(
+        compose, sam, tmp_path, stack, AWS_DEFAULT_REGION="us-east-1", AWS_ACCESS_KEY_ID="AKIAHOSTKEY", AWS_SESSION_TOKEN="host-session"
+    )
     assert result.returncode == 0, result.stderr
     build, first, second = calls.read_text().splitlines()
-    # Then it builds, deploys, and deploys again with every `<ApiLogicalId>Url` set to LocalStack's URL inside Docker's network
-    assert build == "build"
+    # Then it builds into LocalStack's own build directory, deploys that, and deploys again with every
+    # `<ApiLogicalId>Url` set to LocalStack's path-style URL inside Docker's network (not the deprecated _user_request_)
+    assert build == f"build --build-dir {tmp_path / 'localstack-build'}"
+    assert f"--template-file {tmp_path / 'localstack-build' / 'template.yaml'}" in first
     overrides = {
-        f"{parameter}=http://localstack:4566/restapis/{ids[api]}/dev/_user_request_" for api, _, parameter in apis if parameter is not None
+        f"{parameter}=http://localstack:4566/_aws/execute-api/{ids[api]}/dev" for api, _, parameter in apis if parameter is not None
     }
     assert overrides
     assert not [override for override in overrides if override in first]
-    assert all(override in second for override in overrides)
+    assert all(f"{override} " in f"{second} " for override in overrides)
     assert second.count("ApiUrl=") == len(overrides)
-    # And it prints each service's API URL as the host reaches it
+    assert "_user_request_" not in first + second + result.stdout
+    # And both passes give the functions a dependency timeout that fits a container's cold start
+    assert all("DependencyTimeoutSeconds=8" in deploy for deploy in (first, second))
+    # And SAM CLI saw LocalStack's credentials and the Docker path's region, not the shell's
+    for environment in environments.read_text().split("--\n")[:-1]:
+        assert "AWS_ACCESS_KEY_ID=test\n" in environment
+        assert "AWS_DEFAULT_REGION=us-east-1\n" in environment
+        assert "AWS_SESSION_TOKEN" not in environment
+    # And it prints each service's API URL as the host reaches it (LocalStack's host-style URL)
+    port = compose.aws_endpoint.rsplit(":", 1)[1]
     for api, service, _ in apis:
         assert f"{service.name}" in result.stdout
-        assert f"{compose.aws_endpoint}/restapis/{ids[api]}/dev/_user_request_" in result.stdout
+        assert f"http://{ids[api]}.execute-api.localhost.localstack.cloud:{port}/dev" in result.stdout
+
+
+@pytest.mark.parametrize("preset", ["AWS_REGION", "AWS_DEFAULT_REGION"])
+def test_the_deploy_script_refuses_a_preset_region_other_than_the_secrets(
+    compose: Compose, sam_build: Path, tmp_path: Path, preset: str
+) -> None:
+    # Given a shell whose region is not the one make up wrote the secrets to
+    sam, calls, _ = sam_stand_in(tmp_path, sam_build)
+    # When make deploy runs
+    result = run_deploy(compose, sam, tmp_path, "bookstore-region-test", **{preset: "eu-west-1"})
+    # Then it stops before building or deploying anything, saying why
+    assert result.returncode != 0
+    assert f"{preset}=eu-west-1" in result.stderr
+    assert "us-east-1" in result.stderr
+    assert not calls.exists()
+
+
+def test_the_localstack_build_carries_the_shared_layer_in_every_function(sam_build: Path, tmp_path: Path) -> None:
+    """LocalStack's community image never mounts a layer: each function must import the shared
+    code and its dependencies from its own package (/var/task)."""
+    # Given `sam build`'s output, copied (as make deploy builds into a directory of its own)
+    build = tmp_path / "localstack-build"
+    shutil.copytree(sam_build, build)
+    # When make deploy's step for LocalStack runs on it
+    inline_layers = [sys.executable, str(ROOT / "localstack" / "inline_layers.py"), str(build)]
+    result = subprocess.run(inline_layers, capture_output=True, text=True, check=False)  # noqa: S603
+    assert result.returncode == 0, result.stderr
+    functions = [service_function for service in services.services() for service_function in service.functions]
+    assert functions
+    for function in functions:
+        code = build / function
+        # Then, with nothing but the function's folder on the path (no site-packages, no layer at /opt),
+        # the shared package and the layer's dependencies import from inside that folder
+        probe = (
+            "import sys; sys.path.insert(0, sys.argv[1]); import bookstore_shared, aws_lambda_powertools, opentelemetry.sdk, psycopg; "
+            "print(bookstore_shared.__file__, aws_lambda_powertools.__file__, psycopg.__file__)"
+        )
+        imported = subprocess.run([sys.executable, "-S", "-c", probe, str(code)], capture_output=True, text=True, check=False)  # noqa: S603
+        assert imported.returncode == 0, (function, imported.stderr[-1000:])
+        assert all(Path(path).is_relative_to(code) for path in imported.stdout.split()), (function, imported.stdout)
+    # And `sam build`'s own output (AWS, sam local) still leaves the shared code in the layer only
+    assert not (sam_build / functions[0] / "bookstore_shared").exists()
+
+
+class InitEndpoint(BaseHTTPRequestHandler):
+    """LocalStack's /_localstack/init/ready, answering what the test sets (its shape as in 4.14.0)."""
+
+    answer: ClassVar[dict[str, Any]] = {}
+
+    def do_GET(self) -> None:
+        body = json.dumps(self.answer).encode()
+        self.send_response(200 if self.path == "/_localstack/init/ready" else 404)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
+        pass
+
+
+def hook(state: str) -> dict[str, str]:
+    return {"stage": "READY", "name": "hook.py", "state": state}
+
+
+@pytest.mark.parametrize(
+    ("answer", "healthy"),
+    [
+        ({"completed": True, "scripts": []}, True),
+        ({"completed": True, "scripts": [hook("SUCCESSFUL")]}, True),
+        ({"completed": True, "scripts": [hook("ERROR")]}, False),  # LocalStack says completed, the hook failed
+        ({"completed": False, "scripts": [hook("RUNNING")]}, False),
+        ({"completed": False, "scripts": []}, False),
+    ],
+)
+def test_localstacks_healthcheck_fails_while_not_ready_and_when_a_ready_hook_failed(answer: dict[str, Any], healthy: bool) -> None:
+    # Given the compose file's LocalStack healthcheck, pointed at a stand-in for LocalStack's init endpoint
+    check = yaml.safe_load((ROOT / "localstack" / "docker-compose.yml").read_text())["services"]["localstack"]["healthcheck"]["test"]
+    assert check[:2] == ["CMD", "python3"]
+    InitEndpoint.answer = answer
+    server = ThreadingHTTPServer(("127.0.0.1", 0), InitEndpoint)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        command = [sys.executable, *[part.replace("localhost:4566", f"127.0.0.1:{server.server_port}") for part in check[2:]]]
+        # When Docker runs it
+        result = subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)  # noqa: S603
+    finally:
+        server.shutdown()
+        server.server_close()
+    # Then it passes only when the READY stage completed with every hook successful
+    assert (result.returncode == 0) == healthy, result.stderr
 
 
 @pytest.mark.timeout(600)
-def test_the_template_builds_packages_and_translates_to_cloudformation(compose: Compose, tmp_path: Path) -> None:
+def test_the_template_builds_packages_and_translates_to_cloudformation(compose: Compose, sam_build: Path, tmp_path: Path) -> None:
     """What `sam deploy` does before CloudFormation takes over: build, upload the artifacts (to
     moto's S3), and the SAM transform (SAM's own translator). moto's CloudFormation cannot create
     the transformed stack (it does not import an API's OpenAPI body), so the last step is LocalStack's."""
@@ -257,22 +394,19 @@ def test_the_template_builds_packages_and_translates_to_cloudformation(compose: 
         "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
     }
     moto_client("s3", moto_server).create_bucket(Bucket="artifacts")
-    build, packaged = tmp_path / "build", tmp_path / "packaged.yaml"
-    for command in (
-        ["sam", "build", "--template-file", str(ROOT / "template.yaml"), "--build-dir", str(build)],
-        [
-            "sam",
-            "package",
-            "--template-file",
-            str(build / "template.yaml"),
-            "--s3-bucket",
-            "artifacts",
-            "--output-template-file",
-            str(packaged),
-        ],
-    ):
-        result = subprocess.run(command, env=environment, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)  # noqa: S603
-        assert result.returncode == 0, result.stderr[-2000:]
+    packaged = tmp_path / "packaged.yaml"
+    command = [
+        "sam",
+        "package",
+        "--template-file",
+        str(sam_build / "template.yaml"),
+        "--s3-bucket",
+        "artifacts",
+        "--output-template-file",
+        str(packaged),
+    ]
+    result = subprocess.run(command, env=environment, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)  # noqa: S603
+    assert result.returncode == 0, result.stderr[-2000:]
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     iam = moto_client("iam", moto_server)
     cloudformation = transform(parse_template(packaged.read_text()), {}, ManagedPolicyLoader(iam))

@@ -42,7 +42,8 @@ def test_the_compose_file_follows_the_compose_specification() -> None:
 def test_every_image_is_pinned_and_localstack_defaults_to_the_last_free_tag() -> None:
     services = load(COMPOSE)["services"]
     images = {name: service["image"] for name, service in services.items()}
-    assert images["localstack"] == "localstack/localstack:${LOCALSTACK_VERSION:-4.14}"
+    # (exactly 4.14.0: a floating 4.14 tag could move to an image that asks for a licence)
+    assert images["localstack"] == "localstack/localstack:${LOCALSTACK_VERSION:-4.14.0}"
     assert re.fullmatch(r"postgres:\d+-bookworm", images["postgres"])
     assert re.fullmatch(r"otel/opentelemetry-collector-contrib:\d+\.\d+\.\d+", images["otel-collector"])
     assert re.fullmatch(r"jaegertracing/jaeger:\d+\.\d+\.\d+", images["jaeger"])
@@ -67,10 +68,11 @@ def test_the_healthchecks_wait_for_what_provisioning_connects_to_and_no_hook_run
     postgres_check = " ".join(compose["postgres"]["healthcheck"]["test"])
     assert "pg_isready" in postgres_check
     assert re.search(r"-h 127\.0\.0\.1\b", postgres_check)
-    # And LocalStack when its health endpoint answers, not when init hooks have run (there are none)
+    # And LocalStack when its READY stage has run, read from the per-script states
+    # (tests/integration/test_docker_path_hooks.py runs this check against LocalStack's answers)
     localstack_check = " ".join(compose["localstack"]["healthcheck"]["test"])
-    assert "/_localstack/health" in localstack_check
-    assert "/init" not in localstack_check
+    assert "/_localstack/init/ready" in localstack_check
+    assert '["state"]' in localstack_check
     mounts = [str(mount) for service in compose.values() for mount in service.get("volumes", [])]
     assert not [mount for mount in mounts if "docker-entrypoint-initdb.d" in mount or "/etc/localstack/init" in mount]
 
@@ -104,8 +106,86 @@ def test_make_up_provisions_after_the_containers_are_healthy() -> None:
     provision = next(index for index, line in enumerate(lines) if line.endswith("localstack/provision.sh"))
     assert lines.index("localstack/env.sh") < up < provision
     assert "PYTHON=.venv/bin/python" in lines[provision]
-    # And it writes sam local's env-vars file from the template
-    assert any("bookstore_dev.services sam-local-env > localstack/sam-local.env.json" in line for line in lines)
+
+
+def make_dry_run(target: str, *variables: str) -> str:
+    """What `make TARGET` would run (one string: recipes continue over backslash-newlines)."""
+    result = subprocess.run(["make", "-n", target, *variables], cwd=ROOT, capture_output=True, text=True, check=False)  # noqa: S603, S607
+    assert result.returncode == 0, result.stderr
+    return result.stdout.replace("\\\n", " ")
+
+
+def test_make_sam_local_listens_where_the_functions_containers_call_it_back() -> None:
+    # When make prints what `make sam-local` would run
+    recipe = make_dry_run("sam-local")
+    start_api = next(line for line in recipe.splitlines() if "sam local start-api" in line)
+    # Then sam local listens on every interface: the functions' containers call it through the
+    # Docker bridge (host.docker.internal), which a listener on 127.0.0.1 (its default) never answers
+    assert re.search(r"--host 0\.0\.0\.0\b", start_api)
+    assert "--add-host host.docker.internal:host-gateway" in start_api
+    # And the env-vars file points the API URL variables at the port it listens on
+    port = re.search(r"--port (\d+)", start_api)
+    assert port
+    assert f"--url http://host.docker.internal:{port[1]} " in recipe
+    # And another port moves both
+    moved = make_dry_run("sam-local", "SAM_LOCAL_PORT=3999")
+    assert "--port 3999" in moved
+    assert "--url http://host.docker.internal:3999 " in moved
+
+
+def test_make_sam_local_fixes_region_credentials_and_parameters_before_sam_runs() -> None:
+    recipe = make_dry_run("sam-local")
+    lines = recipe.splitlines()
+    env_file = next(line for line in lines if "sam-local-env" in line)
+    start_api = next(line for line in lines if "sam local start-api" in line)
+    for line in (env_file, start_api):
+        # sam local passes its own region and credentials into every container: docker-path.sh's, not the shell's
+        assert line.startswith("source localstack/docker-path.sh && ")
+        assert '--region "$DOCKER_PATH_REGION"' in line
+        # And the file's values and sam's parameters are resolved from the same overrides
+        assert '--parameter-overrides "${DOCKER_PATH_PARAMETERS[@]}"' in line
+    assert "--env-vars localstack/sam-local.env.json" in start_api
+    assert lines.index(env_file) < lines.index(start_api)
+
+
+@pytest.mark.parametrize("target", ["down", "logs"])
+def test_make_down_and_logs_work_without_localstack_env(target: str) -> None:
+    # Given a checkout without localstack/.env (a fresh clone, or the file deleted)
+    recipe = make_dry_run(target)
+    # Then every variable compose refuses to interpolate without a value (${NAME:?…}) gets one
+    # on the command line (compose interpolates the whole file even to stop or read logs)
+    required = set(re.findall(r"\$\{(\w+):\?", COMPOSE.read_text()))
+    assert required
+    for name in required:
+        assert re.search(rf"\b{name}=\$\{{{name}:-[^}}]+\}} docker compose", recipe), name
+
+
+def docker_path_parameters() -> dict[str, str]:
+    """The template parameters both Docker paths pass (localstack/docker-path.sh), as bash sees them."""
+    script = f'source {LOCALSTACK / "docker-path.sh"} && printf "%s\\n" "${{DOCKER_PATH_PARAMETERS[@]}}"'
+    environment = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/")}
+    result = subprocess.run(["bash", "-c", script], env=environment, capture_output=True, text=True, check=False)  # noqa: S603, S607
+    assert result.returncode == 0, result.stderr
+    return dict(line.split("=", 1) for line in result.stdout.splitlines())
+
+
+def test_the_docker_paths_wait_long_enough_for_a_dependency_in_a_new_container() -> None:
+    # Given the template's bounds for the dependency timeout, and what the Docker paths pass
+    bounds = template.load()["Parameters"]["DependencyTimeoutSeconds"]
+    timeout = int(docker_path_parameters()["DependencyTimeoutSeconds"])
+    # Then the Docker paths wait longer than a container's cold start (3-8 s on a laptop; the
+    # template's default, 4 s, is sized for Lambda), within what the template accepts
+    assert timeout >= 8
+    assert bounds["Default"] < timeout <= bounds["MaxValue"]
+    # And on AWS the default still lets the six calls of the worst order fit the order function's timeout
+    assert 6 * bounds["Default"] < template.load()["Resources"]["CriarOrdemFunction"]["Properties"]["Timeout"]
+
+
+def test_make_deploy_and_sam_local_share_the_docker_paths_parameters() -> None:
+    deploy = (LOCALSTACK / "deploy.sh").read_text()
+    assert "source localstack/docker-path.sh" in deploy
+    assert '"${DOCKER_PATH_PARAMETERS[@]}"' in deploy
+    assert set(docker_path_parameters()) == {"OtlpEndpoint", "AwsEndpointUrl", "DependencyTimeoutSeconds"}
 
 
 def test_provision_sh_reaches_postgres_from_the_host_and_names_it_as_the_functions_do() -> None:
@@ -188,10 +268,16 @@ def test_every_api_url_parameter_is_what_some_function_reads() -> None:
         assert services.variables_referencing(parameter), parameter
 
 
+def sam_local_env(capsys: pytest.CaptureFixture[str], *overrides: str) -> dict[str, dict[str, str]]:
+    argv = ["sam-local-env", "--url", "http://host.docker.internal:3000", "--parameter-overrides", *overrides]
+    assert services.main(argv) == 0
+    written: dict[str, dict[str, str]] = json.loads(capsys.readouterr().out)
+    return written
+
+
 def test_sam_local_env_points_every_api_url_variable_at_sam_local(capsys: pytest.CaptureFixture[str]) -> None:
-    # When make up writes sam local's --env-vars file
-    assert services.main(["sam-local-env", "--url", "http://host.docker.internal:3000"]) == 0
-    overrides = json.loads(capsys.readouterr().out)["Parameters"]
+    # When make sam-local writes sam local's --env-vars file
+    env_vars = sam_local_env(capsys)
     # Then every variable some function fills from an `<ApiLogicalId>Url` parameter points at sam local
     document = template.load()
     expected = {
@@ -202,12 +288,38 @@ def test_sam_local_env_points_every_api_url_variable_at_sam_local(capsys: pytest
         if any(f'"Ref": "{parameter}"' in json.dumps(value) for parameter in api_url_parameters().values())
     }
     assert expected
-    assert overrides == dict.fromkeys(expected, "http://host.docker.internal:3000")
-    # And each is declared in the template (`sam local --env-vars` silently ignores any other)
-    declared = set(document["Globals"]["Function"]["Environment"]["Variables"])
-    for route in template.routes():
-        declared |= set(template.function_environment(route.function))
-    assert set(overrides) <= declared
+    for function, variables in env_vars.items():
+        for variable in expected & set(variables):
+            assert variables[variable] == "http://host.docker.internal:3000", (function, variable)
+    assert any(expected <= set(variables) for variables in env_vars.values())
+
+
+def test_sam_local_env_sets_every_declared_variable_of_every_function_so_no_shell_variable_leaks_in(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a shell that exported what sam local would otherwise pass in instead of the template's values
+    for leaked in ("AWS_ENDPOINT_URL", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_SERVICE_NAME", "OTEL_SDK_DISABLED"):
+        monkeypatch.setenv(leaked, "from-the-shell")
+    # When the env-vars file is written with the Docker paths' parameters
+    env_vars = sam_local_env(capsys, "OtlpEndpoint=http://otel-collector:4318", "AwsEndpointUrl=http://localstack:4566")
+    # Then it has an entry for every function, holding exactly the variables the function declares
+    # (sam local silently ignores any other), each with the template's value, not the shell's
+    document = template.load()
+    functions = {name for name, resource in document["Resources"].items() if resource["Type"] == "AWS::Serverless::Function"}
+    assert set(env_vars) == functions
+    globals_ = set(document["Globals"]["Function"]["Environment"]["Variables"])
+    for name, variables in env_vars.items():
+        assert set(variables) == globals_ | set(template.function_environment(name)), name
+        assert "from-the-shell" not in variables.values(), name
+        assert variables["AWS_ENDPOINT_URL"] == "http://localstack:4566"
+        assert variables["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector:4318"
+        assert variables["OTEL_SERVICE_NAME"] == document["Resources"][name]["Properties"]["Environment"]["Variables"]["OTEL_SERVICE_NAME"]
+
+
+def test_sam_local_env_applies_the_dependency_timeout_the_docker_paths_pass(capsys: pytest.CaptureFixture[str]) -> None:
+    env_vars = sam_local_env(capsys, "DependencyTimeoutSeconds=8")
+    timeouts = {variables["ORDENS_HTTP_TIMEOUT_SECONDS"] for variables in env_vars.values() if "ORDENS_HTTP_TIMEOUT_SECONDS" in variables}
+    assert timeouts == {"8"}
 
 
 def hand_written_names() -> dict[str, str]:

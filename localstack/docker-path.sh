@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# What the Docker path's commands share, sourced by provision.sh, deploy.sh and `make sam-local`:
+# one region and one set of LocalStack credentials, whatever the shell had exported, and the
+# template parameters that place the functions inside the Docker network.
+#   source localstack/docker-path.sh
+# A shell's AWS settings must not reach LocalStack or `sam local`'s containers: a preset region
+# other than this one would deploy the functions where their secrets are not (LocalStack keeps
+# each region apart), a real access key would pick another LocalStack account (and send a real
+# key to an emulator), and a session token or profile would be passed into every container.
+
+# The region `make up` writes the secrets to and `make deploy` and `make sam-local` use.
+DOCKER_PATH_REGION=us-east-1
+for preset in AWS_REGION AWS_DEFAULT_REGION; do
+    if [ -n "${!preset:-}" ] && [ "${!preset}" != "$DOCKER_PATH_REGION" ]; then
+        echo "docker path: $preset=${!preset} is preset, but make up writes the secrets to $DOCKER_PATH_REGION;" \
+            "unset $preset (LocalStack keeps each region apart: the functions would not find their secrets)" >&2
+        exit 1
+    fi
+done
+export AWS_REGION=$DOCKER_PATH_REGION AWS_DEFAULT_REGION=$DOCKER_PATH_REGION
+# LocalStack takes any credentials; "test" is its default account (000000000000).
+export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
+unset AWS_SESSION_TOKEN AWS_SECURITY_TOKEN AWS_PROFILE AWS_DEFAULT_PROFILE AWS_ENDPOINT_URL
+
+# Template parameters of both Docker paths. Inside the Docker network the Collector and LocalStack
+# answer by their compose service names (AwsEndpointUrl: the template's empty default would hide
+# the endpoint LocalStack injects, and sam local injects none). DependencyTimeoutSeconds: a
+# dependency's first call waits for a new container (created, started, then the function's
+# init: 3-8 s on a laptop, against 0.5-1.5 s on Lambda), so 8 s instead of the template's 4.
+# shellcheck disable=SC2034 # used by the scripts that source this file
+DOCKER_PATH_PARAMETERS=(
+    "OtlpEndpoint=http://otel-collector:4318"
+    "AwsEndpointUrl=http://localstack:4566"
+    "DependencyTimeoutSeconds=8"
+)
