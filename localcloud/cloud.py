@@ -366,7 +366,8 @@ class LocalCloud:
         assert self.scheduler is not None
         for schedule in self.scheduler.schedules.values():
             when = "on its own" if self.options.schedules and schedule.period_s else "when triggered"
-            line(f"  {schedule.expression:40} -> {schedule.name} ({when}: python -m localcloud schedule {schedule.function})")
+            trigger = f"python -m localcloud schedule {schedule.function} --port {self.options.port}"
+            line(f"  {schedule.expression:40} -> {schedule.name} ({when}; now: {trigger})")
         closed = sorted({f"{method} {path}" for (_, method, path), door in (self.access.doors if self.access else {}).items() if door.iam})
         if closed and self.admin is not None:
             line(f"  AWS_IAM (signed requests only): {', '.join(closed)}")
