@@ -179,17 +179,3 @@ def spans(cloud: LocalCloud) -> SpanWait:
             time.sleep(0.1)
 
     return wait
-
-
-def reconcile_everything(cloud: LocalCloud, db: DB, timeout_s: float = 120) -> None:
-    """Ends every order left PENDENTE, as the reconciler would once its threshold had passed: the
-    orders aged past it, then runs until none is left (a run leaves an order whose dependency
-    fails for a later one)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        db["ordens"].execute("UPDATE ordens SET atualizada_em = now() - interval '10 minutes' WHERE status = 'PENDENTE'")
-        run = cloud.trigger("ReconciliarOrdensFunction")
-        assert run["outcome"] == "response", run
-        if db["ordens"].execute("SELECT count(*) FROM ordens WHERE status = 'PENDENTE'").fetchone() == (0,):
-            return
-        assert time.monotonic() < deadline, f"orders still PENDENTE after reconciling for {timeout_s} s: {run}"

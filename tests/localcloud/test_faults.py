@@ -23,7 +23,7 @@ from bookstore_shared.http_client import SigV4
 from localcloud.process import LocalCloudProcess, wait_until
 from tests.support.bookstore import CARD_APPROVED, CARD_DECLINED
 from tests.support.cloud import bookstore_cloud
-from tests.support.invariants import DB, violations
+from tests.support.invariants import DB, reconcile_everything, violations
 
 ORDERS = 48
 CLIENTS = 4  # fewer than the 5 environments a function may have: a 429 would be an environment leaked
@@ -93,23 +93,10 @@ class Burst:
         assert len(self.answers) == ORDERS
 
 
-def settle(cloud: LocalCloudProcess, db: DB) -> None:
-    """Ends what was left PENDENTE: as if the reconciler's threshold had passed, then its runs
-    until none is left (a run leaves an order whose dependency fails for a later one)."""
-
-    def nothing_pending() -> bool:
-        db["ordens"].execute("UPDATE ordens SET atualizada_em = now() - interval '10 minutes' WHERE status = 'PENDENTE'")
-        run = cloud.control("schedule/ReconciliarOrdensFunction")
-        assert run["outcome"] == "response", run
-        return db["ordens"].execute("SELECT count(*) FROM ordens WHERE status = 'PENDENTE'").fetchone() == (0,)
-
-    wait_until(lambda: nothing_pending() or None, "no order PENDENTE after reconciliation", timeout_s=120)
-
-
 def assert_consistent(cloud: LocalCloudProcess, livro_id: int) -> None:
     db = databases(cloud.state_dir)
     try:
-        settle(cloud, db)
+        reconcile_everything(lambda: cloud.control("schedule/ReconciliarOrdensFunction"), db)
         assert violations(db, {livro_id: STOCK}) == []
     finally:
         for connection in db.values():

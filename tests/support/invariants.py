@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
+from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
 import psycopg
 
@@ -41,3 +44,17 @@ def violations(db: DB, initial_stock: dict[int, int]) -> list[str]:
         if stock[livro_id] != initial - sold[livro_id]:
             found.append(f"book {livro_id}: stock {stock[livro_id]}, expected {initial} - {sold[livro_id]} sold")
     return found
+
+
+def reconcile_everything(run_reconciler: Callable[[], dict[str, Any]], db: DB, timeout_s: float = 120) -> None:
+    """Ends every order left PENDENTE, as the reconciler would once its threshold had passed: the
+    orders aged past it, then runs (`run_reconciler`: however the cloud at hand triggers it) until
+    none is left (a run leaves an order whose dependency fails for a later one)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        db["ordens"].execute("UPDATE ordens SET atualizada_em = now() - interval '10 minutes' WHERE status = 'PENDENTE'")
+        run = run_reconciler()
+        assert run["outcome"] == "response", run
+        if db["ordens"].execute("SELECT count(*) FROM ordens WHERE status = 'PENDENTE'").fetchone() == (0,):
+            return
+        assert time.monotonic() < deadline, f"orders still PENDENTE after reconciling for {timeout_s} s: {run}"
