@@ -10,7 +10,7 @@ PIP_VERSION := 25.3
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help install run livro recycle reconcile traces demo bench up deploy down logs sam-local test test-unit test-integration test-localcloud static lint typecheck template build check lock clean openapi fuzz
+.PHONY: help install localstack localstack-install run livro recycle reconcile traces demo bench up deploy down logs sam-local test test-unit test-integration test-localcloud static lint typecheck template build check lock clean openapi fuzz
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -62,6 +62,19 @@ demo: install ## Against a running `make run`: a scripted tour, cold and warm, e
 
 bench: install ## Benchmarks (not tests): latency and cold starts through the local cloud
 	$(PY) -m bench.localcloud_bench
+
+# --- LocalStack without Docker (see README "LocalStack without Docker") ---------------------
+# LocalStack 4.14 needs Python 3.13 (it imports warnings.deprecated): its own venv, from its lock.
+LOCALSTACK_VENV := .local/localstack/venv
+$(LOCALSTACK_VENV)/.installed: localstack/host/requirements.txt
+	@test -x $(LOCALSTACK_VENV)/bin/python || "$$(scripts/find-python 3.13)" -m venv $(LOCALSTACK_VENV)
+	$(LOCALSTACK_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r localstack/host/requirements.txt
+	@touch $@
+
+localstack-install: install $(LOCALSTACK_VENV)/.installed ## Create LocalStack's venv (Python 3.13) from localstack/host/requirements.txt
+
+localstack: localstack-install ## LocalStack 4.14 without Docker on :4566, PostgreSQL and an OTLP receiver beside it (Ctrl-C stops all); then make deploy
+	$(PY) -m localcloud.localstack_host --localstack-python $(LOCALSTACK_VENV)/bin/python --startup bookstore_dev.startup:start $(ARGS)
 
 # --- The Docker path (needs Docker; see README "Three ways to run Bookstore") ---------------
 COMPOSE := docker compose -f localstack/docker-compose.yml
@@ -134,6 +147,8 @@ lock: ## Re-resolve the lock files (needs uv)
 		layers/shared/requirements.in -c requirements-dev.txt -o layers/shared/requirements.txt
 	uv pip compile --quiet --python-version 3.12 --python-platform x86_64-manylinux_2_28 --generate-hashes \
 		localcloud/runtime-requirements.in -c requirements-dev.txt -o localcloud/runtime-requirements.txt
+	uv pip compile --quiet --python-version 3.13 --python-platform x86_64-manylinux_2_28 --generate-hashes \
+		localstack/host/requirements.in -o localstack/host/requirements.txt
 
 clean: ## Remove the environment, build output and local data
 	rm -rf $(VENV) .aws-sam .local .pytest_cache .mypy_cache .ruff_cache .hypothesis

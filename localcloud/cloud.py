@@ -137,8 +137,8 @@ class LocalCloud:
         # Request lines of moto's and the gateway's web servers would drown Lambda's own lines.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         for name, port in (("API", options.port), ("OTLP receiver", options.otlp_port)):
-            _check_port_free(options.host, port, name)
-        hooks = [(spec, _startup_hook(spec)) for spec in options.startup]  # a misnamed hook stops us before anything runs
+            check_port_free(options.host, port, name)
+        hooks = [(spec, startup_hook(spec)) for spec in options.startup]  # a misnamed hook stops us before anything runs
         otlp_endpoint = options.otlp_endpoint or f"http://{options.host}:{options.otlp_port}"
         template = templates.load(options.template, {"OtlpEndpoint": otlp_endpoint, **options.parameter_overrides})
         env_vars = templates.read_env_vars_file(options.env_vars)
@@ -156,13 +156,7 @@ class LocalCloud:
         context = StartupContext(
             options.template, dict(options.parameter_overrides), templates.REGION, self.aws_endpoint, self.console.line, self.database
         )
-        for hook, run in hooks:
-            try:
-                run(context)
-            except LocalCloudError:
-                raise
-            except Exception as error:  # the application's start-up failed: say which hook and why, in one line
-                raise LocalCloudError(f"start-up hook {hook} failed: {type(error).__name__}: {_first_line(error)}") from error
+        run_startup_hooks(hooks, context)
 
         injected = {"AWS_ENDPOINT_URL": self.aws_endpoint, "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_endpoint}
         python = packaging.runtime_python()
@@ -324,25 +318,8 @@ class LocalCloud:
         self._stops.clear()
 
     def _start_receiver(self) -> Callable[[], None]:
-        """The OTLP receiver in a process of its own, as a Collector would run (see otlp.main)."""
         options = self.options
-        command = [sys.executable, "-m", "localcloud.otlp", "--host", options.host, "--port", str(options.otlp_port)]
-        process = subprocess.Popen([*command, "--dir", str(options.state_dir / "telemetry")])  # noqa: S603 - our own module
-
-        def stop() -> None:
-            process.terminate()
-            process.wait(timeout=30)
-
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise LocalCloudError(f"the OTLP receiver exited ({process.returncode}) before listening on port {options.otlp_port}")
-            with socket.socket() as probe:
-                if probe.connect_ex((options.host, options.otlp_port)) == 0:
-                    return stop
-            time.sleep(0.05)
-        stop()
-        raise LocalCloudError(f"the OTLP receiver did not listen on port {options.otlp_port} within 30 s")
+        return start_receiver(options.host, options.otlp_port, options.state_dir / "telemetry")
 
     def _close_pools(self) -> None:
         for pool in self.pools.values():
@@ -389,7 +366,7 @@ class LocalCloud:
             pass
 
 
-def _check_port_free(host: str, port: int, what: str) -> None:
+def check_port_free(host: str, port: int, what: str) -> None:
     with socket.socket() as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -398,7 +375,7 @@ def _check_port_free(host: str, port: int, what: str) -> None:
             raise LocalCloudError(f"port {port} ({what}) is busy on {host}: {error.strerror}; free it or pass another port") from None
 
 
-def _startup_hook(spec: str) -> Callable[[StartupContext], None]:
+def startup_hook(spec: str) -> Callable[[StartupContext], None]:
     module_name, _, attribute = spec.partition(":")
     try:
         module = importlib.import_module(module_name)
@@ -415,5 +392,37 @@ def _startup_hook(spec: str) -> Callable[[StartupContext], None]:
     return hook
 
 
+def run_startup_hooks(hooks: list[tuple[str, Callable[[StartupContext], None]]], context: StartupContext) -> None:
+    for hook, run in hooks:
+        try:
+            run(context)
+        except LocalCloudError:
+            raise
+        except Exception as error:  # the application's start-up failed: say which hook and why, in one line
+            raise LocalCloudError(f"start-up hook {hook} failed: {type(error).__name__}: {_first_line(error)}") from error
+
+
 def _first_line(error: BaseException) -> str:
     return (str(error).strip().splitlines() or [""])[0]
+
+
+def start_receiver(host: str, port: int, directory: Path) -> Callable[[], None]:
+    """The OTLP receiver in a process of its own, as a Collector would run (see otlp.main), once
+    it listens; returns what stops it."""
+    command = [sys.executable, "-m", "localcloud.otlp", "--host", host, "--port", str(port), "--dir", str(directory)]
+    process = subprocess.Popen(command)  # noqa: S603 - our own module
+
+    def stop() -> None:
+        process.terminate()
+        process.wait(timeout=30)
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise LocalCloudError(f"the OTLP receiver exited ({process.returncode}) before listening on port {port}")
+        with socket.socket() as probe:
+            if probe.connect_ex((host, port)) == 0:
+                return stop
+        time.sleep(0.05)
+    stop()
+    raise LocalCloudError(f"the OTLP receiver did not listen on port {port} within 30 s")

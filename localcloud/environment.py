@@ -42,6 +42,13 @@ class FunctionSpec:
         return f"arn:aws:lambda:{self.region}:{self.account_id}:function:{self.name}"
 
 
+@dataclass(frozen=True)
+class InvokeRequest:
+    request_id: str
+    function_arn: str
+    trace_id: str | None = None
+
+
 class Outcome(Enum):
     RESPONSE = "response"
     ERROR = "error"  # the handler raised: the environment stays usable
@@ -132,25 +139,27 @@ class ExecutionEnvironment:
                 return False
         return True
 
-    def invoke(self, payload: bytes) -> InvocationReport:
-        """Runs one invocation; the first one waits for the init (and reports its duration)."""
+    def invoke(self, payload: bytes, request: InvokeRequest | None = None) -> InvocationReport:
+        """Runs one invocation; the first one waits for the init (and reports its duration).
+        `request` carries the caller's ids when it has them (LocalStack does), else new ones."""
         self._in_flight = True
         try:
-            return self._invoke(payload)
+            return self._invoke(payload, request or InvokeRequest(str(uuid.uuid4()), self.spec.arn))
         finally:
             self._in_flight = False
 
-    def _invoke(self, payload: bytes) -> InvocationReport:
+    def _invoke(self, payload: bytes, request: InvokeRequest) -> InvocationReport:
         cold = not self._invoked
         self._invoked = True
-        request_id = str(uuid.uuid4())
+        request_id = request.request_id
         self._output(f"START RequestId: {request_id} Version: $LATEST")
         if not self._init_ended():
             return self._finish(self._init_failure(request_id))
 
         started = time.monotonic()
         deadline = started + self.spec.timeout_s
-        invocation = Invocation(request_id, payload, int((time.time() + self.spec.timeout_s) * 1000), self.spec.arn)
+        deadline_ms = int((time.time() + self.spec.timeout_s) * 1000)
+        invocation = Invocation(request_id, payload, deadline_ms, request.function_arn, request.trace_id)
         with self._freeze_lock:
             # Thaw and hand over under one lock: the runtime's next /next must not freeze it
             # again between the two (it may still be on its way from the previous invocation).
@@ -218,9 +227,13 @@ class ExecutionEnvironment:
     def _init_failure(self, request_id: str) -> InvocationReport:
         if self._process.poll() is None:
             self.kill()
-        error = self._api.init_error or {"errorType": "Runtime.ExitError", "errorMessage": "the runtime exited during init"}
         self._output(f"INIT_REPORT Init Duration: {(time.monotonic() - self._spawned_at) * 1000:.2f} ms Phase: init Status: error")
-        return InvocationReport(request_id, Outcome.INIT_ERROR, json.dumps(error).encode(), 0.0, None, self._max_memory_mb())
+        return InvocationReport(request_id, Outcome.INIT_ERROR, self.init_error(), 0.0, None, self._max_memory_mb())
+
+    def init_error(self) -> bytes:
+        """Why the init failed, once it has: the runtime's /init/error, or that it exited."""
+        error = self._api.init_error or {"errorType": "Runtime.ExitError", "errorMessage": "the runtime exited during init"}
+        return json.dumps(error).encode()
 
     def _crash_body(self) -> bytes:
         code = self._process.returncode

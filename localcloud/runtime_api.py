@@ -28,6 +28,7 @@ class Invocation:
     payload: bytes
     deadline_ms: int
     function_arn: str
+    trace_id: str | None = None  # X-Ray's header, when the caller gave one (LocalStack does)
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,8 @@ class RuntimeApi:
                     "Lambda-Runtime-Deadline-Ms": str(invocation.deadline_ms),
                     "Lambda-Runtime-Invoked-Function-Arn": invocation.function_arn,
                 }
+                if invocation.trace_id:
+                    headers["Lambda-Runtime-Trace-Id"] = invocation.trace_id
                 self.answer(200, invocation.payload, JSON, headers)
 
             def do_POST(self) -> None:

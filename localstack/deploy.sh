@@ -8,7 +8,8 @@
 # The APIs come from the template (python -m bookstore_dev.services apis), by its convention: a
 # parameter named `<ApiLogicalId>Url` overrides where other services reach that API.
 #   localstack/deploy.sh                 (make deploy)
-# Environment: LOCALSTACK_ENDPOINT (http://localhost:4566), STACK_NAME (bookstore), STAGE (dev).
+# Environment: LOCALSTACK_ENDPOINT (http://localhost:4566), STACK_NAME (bookstore), STAGE (dev),
+# LOCALSTACK_SESSION (make localstack's session file, read by localstack/docker-path.sh).
 # The region is the Docker path's (localstack/docker-path.sh): a preset AWS_REGION or
 # AWS_DEFAULT_REGION that differs is refused, since make up wrote the secrets there.
 set -euo pipefail
@@ -42,18 +43,19 @@ apis=$("$PYTHON" -m bookstore_dev.services apis)
 "$SAM" build --build-dir "$BUILD_DIR"
 "$PYTHON" localstack/inline_layers.py "$BUILD_DIR"
 deploy
-# Inside the Docker network, the path-style route (the host name needs LocalStack's DNS); from
-# the host, the host-style URL (*.localhost.localstack.cloud resolves to 127.0.0.1). Both replace
-# `/restapis/<id>/<stage>/_user_request_`, deprecated since LocalStack 3.8.
-port=${AWS_ENDPOINT_URL##*:}
+# LocalStack's path-style execute-api route, where the functions reach LocalStack (inside the
+# Docker network, or on this host under make localstack) and from the host: it needs no DNS (the
+# host-style <id>.execute-api.localhost.localstack.cloud does: LocalStack's DNS in the network, a
+# public resolver from the host). Both replace `/restapis/<id>/<stage>/_user_request_`,
+# deprecated since LocalStack 3.8.
 overrides=()
 urls=()
 while IFS=$'\t' read -r api name url_parameter; do
     id=$(api_id "$api")
     if [ "$url_parameter" != "-" ]; then
-        overrides+=("$url_parameter=http://localstack:4566/_aws/execute-api/$id/$STAGE")
+        overrides+=("$url_parameter=$FUNCTIONS_REACH_LOCALSTACK/_aws/execute-api/$id/$STAGE")
     fi
-    urls+=("$(printf '  %-20s %s' "$name" "http://$id.execute-api.localhost.localstack.cloud:$port/$STAGE")")
+    urls+=("$(printf '  %-20s %s' "$name" "$AWS_ENDPOINT_URL/_aws/execute-api/$id/$STAGE")")
 done <<<"$apis"
 if [ ${#overrides[@]} -gt 0 ]; then
     deploy "${overrides[@]}"
@@ -62,4 +64,8 @@ fi
 echo
 echo "Bookstore on LocalStack (stack $STACK), each service.name and its API's base URL:"
 printf '%s\n' "${urls[@]}"
-echo "Traces: http://localhost:16686 (Jaeger), and make traces (.local/telemetry/traces.jsonl)"
+if [ "$FUNCTIONS_REACH_COLLECTOR" = http://otel-collector:4318 ]; then
+    echo "Traces: http://localhost:16686 (Jaeger), and make traces (.local/telemetry/traces.jsonl)"
+else
+    echo "Traces: make traces (.local/telemetry/traces.jsonl, written by make localstack's OTLP receiver)"
+fi

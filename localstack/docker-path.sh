@@ -22,14 +22,29 @@ export AWS_REGION=$DOCKER_PATH_REGION AWS_DEFAULT_REGION=$DOCKER_PATH_REGION
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
 unset AWS_SESSION_TOKEN AWS_SECURITY_TOKEN AWS_PROFILE AWS_DEFAULT_PROFILE AWS_ENDPOINT_URL
 
-# Template parameters of both Docker paths. Inside the Docker network the Collector and LocalStack
-# answer by their compose service names (AwsEndpointUrl: the template's empty default would hide
-# the endpoint LocalStack injects, and sam local injects none). DependencyTimeoutSeconds: a
-# dependency's first call waits for a new container (created, started, then the function's
-# init: 3-8 s on a laptop, against 0.5-1.5 s on Lambda), so 8 s instead of the template's 4.
+# Where the functions reach LocalStack and the Collector: inside the Docker network, by their
+# compose service names. While `make localstack` runs (LocalStack without Docker), its session
+# file says where instead: the functions are processes on this host.
+FUNCTIONS_REACH_LOCALSTACK=http://localstack:4566
+FUNCTIONS_REACH_COLLECTOR=http://otel-collector:4318
+localstack_session=${LOCALSTACK_SESSION:-"$(dirname "${BASH_SOURCE[0]}")/../.local/localstack/session.env"}
+if [ -f "$localstack_session" ]; then
+    # shellcheck disable=SC1090 # written by python -m localcloud.localstack_host
+    source "$localstack_session"
+    if ! kill -0 "${LOCALSTACK_HOST_PID:-0}" 2>/dev/null; then  # left by a run that was killed
+        FUNCTIONS_REACH_LOCALSTACK=http://localstack:4566
+        FUNCTIONS_REACH_COLLECTOR=http://otel-collector:4318
+    fi
+fi
+
+# Template parameters of both Docker paths (and of make localstack). AwsEndpointUrl: the
+# template's empty default would hide the endpoint LocalStack injects, and sam local injects none.
+# DependencyTimeoutSeconds: a dependency's first call waits for a new environment (a container is
+# created, started, then the function's init: 3-8 s on a laptop, against 0.5-1.5 s on Lambda), so
+# 8 s instead of the template's 4.
 # shellcheck disable=SC2034 # used by the scripts that source this file
 DOCKER_PATH_PARAMETERS=(
-    "OtlpEndpoint=http://otel-collector:4318"
-    "AwsEndpointUrl=http://localstack:4566"
+    "OtlpEndpoint=$FUNCTIONS_REACH_COLLECTOR"
+    "AwsEndpointUrl=$FUNCTIONS_REACH_LOCALSTACK"
     "DependencyTimeoutSeconds=8"
 )

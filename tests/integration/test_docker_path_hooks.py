@@ -236,6 +236,7 @@ def run_deploy(compose: Compose, sam: Path, tmp_path: Path, stack: str, **enviro
         "STACK_NAME": stack,
         "STAGE": "dev",
         "BUILD_DIR": str(tmp_path / "localstack-build"),
+        "LOCALSTACK_SESSION": str(tmp_path / "no-localstack-session"),  # the Docker path's, even while make localstack runs
         **environment,
     }
     return subprocess.run(["bash", str(DEPLOY)], env=variables, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)  # noqa: S603, S607
@@ -279,11 +280,10 @@ def test_the_deploy_script_overrides_each_api_url_parameter_with_localstacks_url
         assert "AWS_ACCESS_KEY_ID=test\n" in environment
         assert "AWS_DEFAULT_REGION=us-east-1\n" in environment
         assert "AWS_SESSION_TOKEN" not in environment
-    # And it prints each service's API URL as the host reaches it (LocalStack's host-style URL)
-    port = compose.aws_endpoint.rsplit(":", 1)[1]
+    # And it prints each service's API URL as the host reaches it (LocalStack's path-style URL: no DNS needed)
     for api, service, _ in apis:
         assert f"{service.name}" in result.stdout
-        assert f"http://{ids[api]}.execute-api.localhost.localstack.cloud:{port}/dev" in result.stdout
+        assert f"{compose.aws_endpoint}/_aws/execute-api/{ids[api]}/dev" in result.stdout
 
 
 @pytest.mark.parametrize("preset", ["AWS_REGION", "AWS_DEFAULT_REGION"])
