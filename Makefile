@@ -10,7 +10,7 @@ PIP_VERSION := 25.3
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help install localstack localstack-install run livro recycle reconcile traces demo bench up deploy down logs sam-local test test-unit test-integration test-localcloud static lint typecheck template build check lock clean openapi fuzz
+.PHONY: help install localstack localstack-install run livro recycle reconcile traces demo bench up deploy down logs sam-local test test-unit test-integration test-localcloud test-localstack static lint typecheck template build check lock clean openapi fuzz
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -35,7 +35,7 @@ livro: install ## Against a running `make run`, as its admin: add a book (ARGS='
 recycle: install ## End every execution environment of a running local cloud: the next requests start cold
 	$(PY) -m localcloud recycle $(ARGS)
 
-test: test-unit test-integration test-localcloud ## Run every test (each starts what it needs)
+test: test-unit test-integration test-localcloud test-localstack ## Run every test (each starts what it needs)
 
 test-unit: install ## Unit tests: no network, AWS through moto
 	$(PY) -m pytest tests/unit
@@ -45,6 +45,9 @@ test-integration: install ## Integration tests: real PostgreSQL, handlers over H
 
 test-localcloud: install ## Local cloud tests: `python -m localcloud` driven over HTTP
 	$(PY) -m pytest tests/localcloud
+
+test-localstack: localstack-install ## LocalStack tests: make localstack + make deploy, an order through LocalStack's API Gateway
+	LOCALSTACK_PYTHON=$(LOCALSTACK_VENV)/bin/python $(PY) -m pytest tests/localstack
 
 reconcile: install ## Against a running `make run`: run the order reconciler now, instead of at its next minute
 	$(PY) -m localcloud schedule ReconciliarOrdensFunction $(ARGS)

