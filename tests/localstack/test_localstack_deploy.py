@@ -28,7 +28,8 @@ from localcloud.traceview import Span, read_traces
 
 ROOT = template.ROOT
 DEPLOY = ROOT / "localstack" / "deploy.sh"
-LOCALSTACK_PYTHON = Path(os.environ.get("LOCALSTACK_PYTHON", ROOT / ".local" / "localstack" / "venv" / "bin" / "python"))
+# make test-localstack names it; relative to the repository, as the Makefile's paths are
+LOCALSTACK_PYTHON = ROOT / os.environ.get("LOCALSTACK_PYTHON", ".local/localstack/venv/bin/python")
 CARD = {"numero": "4111111111111111", "titular": "Maria Silva", "validade": "12/30", "cvv": "123"}
 URL_LINE = re.compile(r"^  (?P<service>\S+)\s+(?P<url>http://\S+/_aws/execute-api/\S+)$", re.MULTILINE)
 
@@ -169,3 +170,27 @@ def alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+def test_localstacks_ready_hooks_run_and_one_that_fails_stops_make_localstack(tmp_path: Path) -> None:
+    # Given two ready hooks where LocalStack (on a host, under FILESYSTEM_ROOT) looks for them: one succeeds, one fails
+    hooks = tmp_path / "state" / "filesystem" / "etc" / "localstack" / "init" / "ready.d"
+    hooks.mkdir(parents=True)
+    ran = tmp_path / "ran"
+    (hooks / "01-succeeds.sh").write_text(f"#!/bin/sh\necho ran > {ran}\n")
+    (hooks / "02-fails.sh").write_text("#!/bin/sh\nexit 3\n")
+    for hook in hooks.iterdir():
+        hook.chmod(0o755)
+    # When make localstack starts
+    command = [
+        sys.executable, "-m", "localcloud.localstack_host", "--localstack-python", str(LOCALSTACK_PYTHON),
+        "--port", str(free_port()), "--otlp-port", str(free_port()),
+        "--state-dir", str(tmp_path / "state"), "--telemetry-dir", str(tmp_path / "telemetry"), "--build-dir", str(tmp_path / "build"),
+    ]  # fmt: skip
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=240, check=False)  # noqa: S603
+    # Then the hooks ran, as in the community image
+    assert ran.read_text() == "ran\n"
+    # And the failed one stops it, named (LocalStack's own /_localstack/init/ready says "completed" even so)
+    assert result.returncode == 1
+    assert "ready hooks failed: 02-fails.sh" in result.stderr
+    assert not (tmp_path / "state" / "session.env").exists()

@@ -160,10 +160,11 @@ def test_make_down_and_logs_work_without_localstack_env(target: str) -> None:
         assert re.search(rf"\b{name}=\$\{{{name}:-[^}}]+\}} docker compose", recipe), name
 
 
-def docker_path_parameters() -> dict[str, str]:
-    """The template parameters both Docker paths pass (localstack/docker-path.sh), as bash sees them."""
+def docker_path_parameters(session: Path = Path("/nonexistent/session.env")) -> dict[str, str]:
+    """The template parameters both Docker paths pass (localstack/docker-path.sh), as bash sees them
+    (with `session` as make localstack's session file: none by default)."""
     script = f'source {LOCALSTACK / "docker-path.sh"} && printf "%s\\n" "${{DOCKER_PATH_PARAMETERS[@]}}"'
-    environment = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/")}
+    environment = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/"), "LOCALSTACK_SESSION": str(session)}
     result = subprocess.run(["bash", "-c", script], env=environment, capture_output=True, text=True, check=False)  # noqa: S603, S607
     assert result.returncode == 0, result.stderr
     return dict(line.split("=", 1) for line in result.stdout.splitlines())
@@ -186,6 +187,57 @@ def test_make_deploy_and_sam_local_share_the_docker_paths_parameters() -> None:
     assert "source localstack/docker-path.sh" in deploy
     assert '"${DOCKER_PATH_PARAMETERS[@]}"' in deploy
     assert set(docker_path_parameters()) == {"OtlpEndpoint", "AwsEndpointUrl", "DependencyTimeoutSeconds"}
+
+
+def test_while_make_localstack_runs_make_deploy_points_the_functions_at_this_host(tmp_path: Path) -> None:
+    # Given the session file make localstack writes while it runs (its pid alive: this test's)
+    session = tmp_path / "session.env"
+    session.write_text(
+        f"LOCALSTACK_HOST_PID={os.getpid()}\nFUNCTIONS_REACH_LOCALSTACK=http://127.0.0.1:4599\n"
+        "FUNCTIONS_REACH_COLLECTOR=http://127.0.0.1:4399\n"
+    )
+    # Then the functions, processes on this host, reach LocalStack and the receiver where it says
+    parameters = docker_path_parameters(session)
+    assert parameters["AwsEndpointUrl"] == "http://127.0.0.1:4599"
+    assert parameters["OtlpEndpoint"] == "http://127.0.0.1:4399"
+    # And with no session file, the Docker network's names
+    assert docker_path_parameters()["AwsEndpointUrl"] == "http://localstack:4566"
+    assert docker_path_parameters()["OtlpEndpoint"] == "http://otel-collector:4318"
+
+
+def test_a_session_file_left_by_a_killed_make_localstack_is_ignored(tmp_path: Path) -> None:
+    # Given a session file whose process is gone (make localstack killed with -9: it could not remove it)
+    gone = subprocess.Popen(["true"])  # noqa: S607
+    gone.wait()
+    session = tmp_path / "session.env"
+    session.write_text(f"LOCALSTACK_HOST_PID={gone.pid}\nFUNCTIONS_REACH_LOCALSTACK=http://127.0.0.1:4599\n")
+    # Then make deploy deploys for the Docker network, as without one
+    assert docker_path_parameters(session)["AwsEndpointUrl"] == "http://localstack:4566"
+
+
+def test_localstack_without_docker_runs_with_the_compose_files_settings_less_what_only_docker_needs(tmp_path: Path) -> None:
+    from localcloud.localstack_host import localstack_environment
+
+    # Given the compose file's LocalStack settings, and a shell that exported its own AWS identity
+    compose = load(COMPOSE)["services"]["localstack"]["environment"]
+    os.environ["AWS_PROFILE"] = "someones-real-account"
+    try:
+        # When make localstack builds LocalStack's environment
+        environment = localstack_environment(COMPOSE, 4599, tmp_path, tmp_path / "runtime")
+    finally:
+        del os.environ["AWS_PROFILE"]
+    # Then LocalStack serves the same services, with the same Lambda settings, through the local cloud's executor
+    assert environment["SERVICES"] == compose["SERVICES"]
+    assert environment["LAMBDA_KEEPALIVE_MS"] == compose["LAMBDA_KEEPALIVE_MS"]
+    assert environment["LAMBDA_RUNTIME_EXECUTOR"] == "localcloud"
+    assert environment["GATEWAY_LISTEN"] == "127.0.0.1:4599"
+    # And nothing that only means something with Docker, or that would make it believe it runs in its image
+    assert not [name for name in environment if name.startswith("LAMBDA_DOCKER")]
+    assert environment["OVERRIDE_IN_DOCKER"] == "0"
+    # And nothing of the shell's AWS identity
+    assert not [name for name in environment if name.startswith("AWS_")]
+    # And the compose file's ${NAME:-default} interpolated, as compose does
+    assert environment["DEBUG"] == os.environ.get("DEBUG", "0")
 
 
 def test_provision_sh_reaches_postgres_from_the_host_and_names_it_as_the_functions_do() -> None:
