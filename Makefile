@@ -66,7 +66,7 @@ demo: install ## Against a running `make run`: a scripted tour, cold and warm, e
 bench: install ## Benchmarks (not tests): latency and cold starts through the local cloud
 	$(PY) -m bench.localcloud_bench
 
-# --- LocalStack without Docker (see README "LocalStack without Docker") ---------------------
+# --- LocalStack without Docker (see README "LocalStack without Docker") -----------------------
 # LocalStack 4.14 needs Python 3.13 (it imports warnings.deprecated): its own venv, from its lock.
 LOCALSTACK_VENV := .local/localstack/venv
 $(LOCALSTACK_VENV)/.installed: localstack/host/requirements.txt
@@ -79,7 +79,7 @@ localstack-install: install $(LOCALSTACK_VENV)/.installed ## Create LocalStack's
 localstack: localstack-install ## LocalStack 4.14 without Docker on :4566, PostgreSQL and an OTLP receiver beside it (Ctrl-C stops all); then make deploy
 	$(PY) -m localcloud.localstack_host --localstack-python $(LOCALSTACK_VENV)/bin/python --startup bookstore_dev.startup:start $(ARGS)
 
-# --- The Docker path (needs Docker; see README "Three ways to run Bookstore") ---------------
+# --- The Docker path (needs Docker; see README "Four ways to run Bookstore") ---------------
 COMPOSE := docker compose -f localstack/docker-compose.yml
 # Stopping and reading logs need no password, but compose interpolates the whole file first and
 # refuses a missing ${POSTGRES_PASSWORD:?…}: without localstack/.env (deleted, or a fresh clone),
