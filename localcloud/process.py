@@ -21,7 +21,7 @@ import httpx
 
 from localcloud.iam import CREDENTIALS_FILE
 from localcloud.net import free_port
-from localcloud.traceview import Span, read_traces
+from localcloud.traceview import Span, spans_written
 
 # The environments' packages are installed once per checkout and shared by every test run.
 # The checkout this package is in: where the cloud runs from and builds its environments' packages.
@@ -136,8 +136,7 @@ class LocalCloudProcess:
 
     def spans(self) -> list[Span]:
         """Every span the receiver has written so far."""
-        path = self.telemetry_dir / "traces.jsonl"
-        return [span for trace in read_traces([path]) for span in trace.spans] if path.exists() else []
+        return spans_written(self.telemetry_dir / "traces.jsonl")
 
     def wait_for_spans(self, condition: Callable[[list[Span]], bool], timeout_s: float = 15) -> list[Span]:
         """Every span written, once `condition` holds for them: the receiver answers an export

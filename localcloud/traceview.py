@@ -109,6 +109,11 @@ def _attributes(items: list[dict[str, Any]] | None) -> dict[str, Any]:
     return {item["key"]: _value(item.get("value", {})) for item in items or []}
 
 
+def spans_written(path: Path) -> list[Span]:
+    """Every span a receiver has written to `path` so far (none before it exists)."""
+    return [span for trace in read_traces([path]) for span in trace.spans] if path.exists() else []
+
+
 def read_traces(paths: list[Path]) -> list[Trace]:
     """Every trace in the files, oldest first; a span seen twice (re-sent) counts once. A last
     line without its newline is still being written, and is left for the next read."""

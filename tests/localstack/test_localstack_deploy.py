@@ -25,7 +25,7 @@ from bookstore_dev.services import services
 from bookstore_dev.startup import HOOK
 from localcloud.net import free_port
 from localcloud.process import wait_until
-from localcloud.traceview import Span, read_traces
+from localcloud.traceview import Span, spans_written
 
 ROOT = template.ROOT
 DEPLOY = ROOT / "localstack" / "deploy.sh"
@@ -48,8 +48,7 @@ class LocalStackSession:
         return self.state_dir / "session.env"
 
     def spans(self) -> list[Span]:
-        path = self.telemetry_dir / "traces.jsonl"
-        return [span for trace in read_traces([path]) for span in trace.spans] if path.exists() else []
+        return spans_written(self.telemetry_dir / "traces.jsonl")
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
