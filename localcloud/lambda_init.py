@@ -46,6 +46,7 @@ class LambdaInit:
         self._lines: list[str] = []  # since the last invocation's logs were sent, as the Go init collects them
         self._lines_lock = threading.Lock()
         self._environment: ExecutionEnvironment | None = None
+        self._stopped = False
         init = self
 
         class Handler(QuietHandler):
@@ -75,14 +76,20 @@ class LambdaInit:
         self._post(f"/status/{self._runtime_id}/error", self._environment.init_error())
 
     def stop(self) -> None:
+        self._stopped = True
         if self._environment is not None:
             self._environment.kill()
         threading.Thread(target=self._server.shutdown, daemon=True).start()
 
     def _invoke(self, request: dict[str, Any]) -> None:
-        assert self._environment is not None
+        environment = self._environment
+        assert environment is not None
         invoke = InvokeRequest(request["invoke-id"], request["invoked-function-arn"], request.get("trace-id") or None)
-        report = self._environment.invoke(str(request.get("payload") or "").encode(), invoke)
+        report = environment.invoke(str(request.get("payload") or "").encode(), invoke)
+        if not environment.alive and not self._stopped:
+            # A timeout or a crash ended the runtime. LocalStack keeps the environment, and the Go
+            # init resets it: the next invocation starts a new runtime (and pays its init).
+            self._environment = ExecutionEnvironment(self.spec, environment.number + 1, self._collect, freeze=False)
         self._post(f"/invocations/{invoke.request_id}/logs", json.dumps({"logs": self._take_lines()}).encode())
         self._post(f"/invocations/{invoke.request_id}/{_callback(report)}", report.body)
 
