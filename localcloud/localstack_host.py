@@ -204,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     stopping = threading.Event()
 
     def on_signal(signum: int, frame: object) -> None:
+        if stopping.is_set():  # a second Ctrl-C must not cut the stop short (PostgreSQL, LocalStack)
+            return
         stopping.set()
         raise KeyboardInterrupt
 
