@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -12,6 +14,7 @@ from psycopg import sql
 
 from localcloud import faults
 from localcloud.cloud import LocalCloud
+from localcloud.environment import InvocationReport
 from tests.support.bookstore import CARD_DECLINED, new_book, order, stock_of
 
 DB = dict[str, psycopg.Connection[tuple[object, ...]]]
@@ -166,6 +169,39 @@ def test_a_key_reused_for_another_order_is_422(api: httpx.Client) -> None:
     response = order(api, book["id"], quantidade=3, key="k-1")
     assert response.status_code == 422
     assert stock_of(api, book["id"]) == 4
+
+
+def test_a_request_sent_again_while_the_first_still_runs_leaves_the_order_to_it(api: httpx.Client, cloud: LocalCloud, db: DB) -> None:
+    """Two requests with one key must not work on one order at once: a hostile probe saw one release
+    the stock the other had sold, and one end NAO_CONCLUIDA an order the other then charged."""
+    # Given the books service holding a first order's reservation until the test lets it go
+    book = new_book(api, estoque=5)
+    reached, release = threading.Event(), threading.Event()
+
+    def held(invoke: faults.Invoke) -> InvocationReport:
+        reached.set()
+        release.wait(30)
+        return invoke()
+
+    faults_of(cloud)["ReservarEstoqueFunction"] = held
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        first = pool.submit(order, api, book["id"], 2, key="em-curso-1")
+        assert reached.wait(30)
+        # When an impatient client sends the same order again with its key
+        again = order(api, book["id"], quantidade=2, key="em-curso-1")
+        # Then it is answered at once, 202 PENDENTE: the order is the first request's
+        assert again.status_code == 202, again.text
+        assert again.json()["status"] == "PENDENTE"
+        release.set()
+        concluded = first.result(timeout=60)
+    # And the first request concludes it: one order, one reservation, one charge
+    assert concluded.status_code == 201
+    assert concluded.json()["id"] == again.json()["id"]
+    assert count(db, "ordens", "ordens") == 1
+    assert count(db, "pagamentos", "pagamentos") == 1
+    assert stock_of(api, book["id"]) == 3
+    # And once it has finished, the key replays its answer
+    assert order(api, book["id"], quantidade=2, key="em-curso-1").json() == concluded.json()
 
 
 def test_an_order_interrupted_midway_stays_pending_and_a_retry_finishes_it(api: httpx.Client, cloud: LocalCloud, db: DB) -> None:

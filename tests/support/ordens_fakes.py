@@ -128,7 +128,7 @@ class FakeOrdensRepository:
     def select_ordem_da_chave(self, idempotency_key: str) -> OrdemRegistrada | None:
         return next((ordem for ordem in self.ordens.values() if ordem.idempotency_key == idempotency_key), None)
 
-    def insert_ordem(self, ordem: OrdemRegistrada) -> bool:
+    def insert_ordem(self, ordem: OrdemRegistrada, posse_segundos: float) -> bool:
         self._run_once("before_next_insert")
         assert ordem.status is StatusOrdem.PENDENTE
         if ordem.idempotency_key is not None and self.select_ordem_da_chave(ordem.idempotency_key) is not None:
@@ -147,7 +147,8 @@ class FakeOrdensRepository:
         self.ordens[ordem_id] = stored.model_copy(update=update)
         return True
 
-    def retomar_ordem(self, ordem_id: UUID) -> bool:
+    def retomar_ordem(self, ordem_id: UUID, posse_segundos: float) -> bool:
+        """In memory, no request outlives its call: an order is never owned by another."""
         stored = self.ordens[ordem_id]
         return stored.status is StatusOrdem.PENDENTE and ordem_id not in self.reconciliando
 

@@ -83,7 +83,7 @@ def test_an_orders_total_is_price_times_quantity_to_the_cent_and_payments_accept
     ordens = Ordens(FakeOrdensRepository(), livros, pagamentos, Logger(service="test-properties"))
     pedido = NovaOrdem(livro_id=1, quantidade=quantidade, cartao=Cartao.model_validate(CARD))
     # When the order is placed (against fakes of books, payments and the database)
-    ordem, status = ordens.criar(pedido, None)
+    ordem, status = ordens.criar(pedido, None, posse_segundos=30.0)
     # Then it concludes, charging exactly price times quantity, written with two decimals
     assert (status, ordem.status) == (201, StatusOrdem.CONCLUIDA)
     assert ordem.valor_total == preco * quantidade

@@ -25,6 +25,8 @@ LIVRO = LivroRemoto(id=LIVRO_ID, preco=Decimal("39.90"), estoque=10)
 CARTAO = Cartao(numero="4111111111111111", titular="Maria Silva", validade="12/39", cvv="123")
 STATUS_OF = {Failure.TIMEOUT: 504, Failure.UNAVAILABLE: 503, Failure.BAD_RESPONSE: 502}
 FAILURES = [pytest.param(failure, STATUS_OF[failure], id=failure.value) for failure in Failure]
+# How long a request owns its order: in memory, no other request waits on it.
+POSSE_SEGUNDOS = 30.0
 
 OBTER, RESERVAR, LIBERAR = "livros.obter", "livros.reservar", "livros.liberar"
 PAGAR, CANCELAR = "pagamentos.pagar", "pagamentos.cancelar"
@@ -75,7 +77,7 @@ def finished(ordem: OrdemRegistrada, status: StatusOrdem, motivo: Motivo | None,
 def test_an_order_everything_accepts_is_201_concluded_reserved_and_charged_for_price_times_quantity(saga: Saga) -> None:
     # Given the book exists with stock, and reserving and paying work (the fakes' defaults)
     # When 2 copies at 39.90 are ordered
-    ordem, status = saga.ordens.criar(pedido(quantidade=2), "k-1")
+    ordem, status = saga.ordens.criar(pedido(quantidade=2), "k-1", POSSE_SEGUNDOS)
     # Then the order is concluded with its payment, and stored as answered
     assert status == 201
     assert (ordem.status, ordem.motivo, ordem.pagamento_id, ordem.valor_total) == (
@@ -90,7 +92,7 @@ def test_an_order_everything_accepts_is_201_concluded_reserved_and_charged_for_p
 
 
 def test_an_order_without_idempotency_key_is_placed_too(saga: Saga) -> None:
-    ordem, status = saga.ordens.criar(pedido(), None)
+    ordem, status = saga.ordens.criar(pedido(), None, POSSE_SEGUNDOS)
     assert (status, ordem.status) == (201, StatusOrdem.CONCLUIDA)
     assert saga.stored(ordem.id).idempotency_key is None
 
@@ -103,7 +105,7 @@ def test_an_unknown_book_is_livro_nao_encontrado_and_records_nothing(saga: Saga)
     saga.livros.obter_script = Script(None)
     # When it is ordered, Then the order is refused before anything is recorded or reserved
     with pytest.raises(LivroNaoEncontrado):
-        saga.ordens.criar(pedido(), "k-1")
+        saga.ordens.criar(pedido(), "k-1", POSSE_SEGUNDOS)
     assert saga.repository.ordens == {}
     assert saga.log.operations() == [OBTER]
 
@@ -116,7 +118,7 @@ def test_books_failing_at_validation_is_dependencia_indisponivel_with_its_status
     saga.livros.obter_script = Script(failure)
     # When the book is ordered
     with pytest.raises(DependenciaIndisponivel) as raised:
-        saga.ordens.criar(pedido(), "k-1")
+        saga.ordens.criar(pedido(), "k-1", POSSE_SEGUNDOS)
     # Then the answer says which dependency, with the gateway status of that failure
     assert raised.value.status_code == http_status
     assert raised.value.extra == {"status": "NAO_CONCLUIDA", "motivo": Motivo.CADASTRO_DE_LIVROS_INDISPONIVEL.value}
@@ -129,7 +131,7 @@ def test_a_stock_shortfall_seen_at_validation_is_409_without_reserving_or_chargi
     # Given the book has 1 copy in stock
     saga.livros.obter_script = Script(LIVRO.model_copy(update={"estoque": 1}))
     # When 2 are ordered
-    ordem, status = saga.ordens.criar(pedido(quantidade=2), "k-1")
+    ordem, status = saga.ordens.criar(pedido(quantidade=2), "k-1", POSSE_SEGUNDOS)
     # Then the order is refused for the stock, and stored so
     assert (status, ordem.status, ordem.motivo) == (409, StatusOrdem.NAO_CONCLUIDA, Motivo.ESTOQUE_INSUFICIENTE)
     assert saga.stored(ordem.id) == ordem
@@ -141,7 +143,7 @@ def test_exactly_enough_stock_seen_at_validation_goes_on_to_reserve(saga: Saga) 
     # Given the book has exactly the 2 copies ordered
     saga.livros.obter_script = Script(LIVRO.model_copy(update={"estoque": 2}))
     # When they are ordered, Then the order goes on to reserve and charge, and concludes
-    _, status = saga.ordens.criar(pedido(quantidade=2), "k-1")
+    _, status = saga.ordens.criar(pedido(quantidade=2), "k-1", POSSE_SEGUNDOS)
     assert status == 201
     assert saga.log.operations() == [OBTER, RESERVAR, PAGAR]
 
@@ -155,7 +157,7 @@ def test_losing_the_race_for_the_idempotency_key_answers_as_a_replay_of_the_winn
     winner = finished(pendente(key="k-1"), StatusOrdem.CONCLUIDA, None, 201)
     saga.repository.before_next_insert = lambda: saga.repository.store(winner)
     # When this request places the same order
-    ordem, status = saga.ordens.criar(pedido(), "k-1")
+    ordem, status = saga.ordens.criar(pedido(), "k-1", POSSE_SEGUNDOS)
     # Then it answers the winner's order, and neither reserves nor charges again
     assert (ordem, status) == (winner, 201)
     assert list(saga.repository.ordens) == [winner.id]
@@ -168,7 +170,7 @@ def test_losing_the_race_for_the_key_to_another_order_is_chave_reutilizada(saga:
     saga.repository.before_next_insert = lambda: saga.repository.store(winner)
     # When this request places its order, Then it is refused and nothing else happens
     with pytest.raises(ChaveDeIdempotenciaReutilizada):
-        saga.ordens.criar(pedido(quantidade=2), "k-1")
+        saga.ordens.criar(pedido(quantidade=2), "k-1", POSSE_SEGUNDOS)
     assert saga.repository.ordens == {winner.id: winner}
     assert saga.log.operations() == [OBTER]
 
@@ -189,7 +191,7 @@ def test_a_refused_reservation_ends_the_order_without_charging_or_releasing(
     # Given the validation passes but Cadastro de Livros refuses the reservation
     saga.livros.reservar_script = Script(reservou)
     # When the order is placed
-    ordem, status = saga.ordens.criar(pedido(), "k-1")
+    ordem, status = saga.ordens.criar(pedido(), "k-1", POSSE_SEGUNDOS)
     # Then it does not conclude, for that reason, and is stored so
     assert (status, ordem.status, ordem.motivo, ordem.pagamento_id) == (http_status, StatusOrdem.NAO_CONCLUIDA, motivo, None)
     assert saga.stored(ordem.id) == ordem
@@ -204,7 +206,7 @@ def test_a_failed_reservation_is_released_then_the_order_ends_with_the_failures_
     # Given reserving fails (a timeout or a 5xx may still have reserved)
     saga.livros.reservar_script = Script(failure)
     # When the order is placed
-    ordem, status = saga.ordens.criar(pedido(), "k-1")
+    ordem, status = saga.ordens.criar(pedido(), "k-1", POSSE_SEGUNDOS)
     # Then whatever may be held is released, no card is charged, and the order does not conclude
     assert saga.log.operations() == [OBTER, RESERVAR, LIBERAR]
     assert saga.log.args_of(LIBERAR) == [(LIVRO_ID, ordem.id)]
@@ -220,7 +222,7 @@ def test_a_failed_reservation_that_cannot_be_released_stays_pending_with_the_res
     saga.livros.reservar_script = Script(failure)
     saga.livros.liberar_script = Script(Failure.UNAVAILABLE if failure is not Failure.UNAVAILABLE else Failure.TIMEOUT)
     # When the order is placed
-    ordem, status = saga.ordens.criar(pedido(), "k-1")
+    ordem, status = saga.ordens.criar(pedido(), "k-1", POSSE_SEGUNDOS)
     # Then it is answered with the reservation's failure, saying why it stopped
     assert (status, ordem.status, ordem.motivo) == (http_status, StatusOrdem.PENDENTE, Motivo.CADASTRO_DE_LIVROS_INDISPONIVEL)
     # And it stays PENDENTE (stock may be held) for a retry with the same key to settle, its first cause stored
@@ -237,7 +239,7 @@ def test_a_declined_card_releases_the_stock_and_is_402_with_the_payment(saga: Sa
     # Given Pagamento declines the card
     saga.pagamentos.pagar_script = Script(RECUSADO)
     # When the order is placed
-    ordem, status = saga.ordens.criar(pedido(), "k-1")
+    ordem, status = saga.ordens.criar(pedido(), "k-1", POSSE_SEGUNDOS)
     # Then the reservation is released, nothing to cancel, and the order is refused with its payment
     assert saga.log.operations() == [OBTER, RESERVAR, PAGAR, LIBERAR]
     assert (status, ordem.status, ordem.motivo) == (402, StatusOrdem.NAO_CONCLUIDA, Motivo.PAGAMENTO_RECUSADO)
@@ -253,7 +255,7 @@ def test_a_declined_card_whose_stock_cannot_be_released_stays_pending_with_the_r
     saga.pagamentos.pagar_script = Script(RECUSADO)
     saga.livros.liberar_script = Script(failure)
     # When the order is placed
-    ordem, status = saga.ordens.criar(pedido(), "k-1")
+    ordem, status = saga.ordens.criar(pedido(), "k-1", POSSE_SEGUNDOS)
     # Then the answer is the release's failure; the order stays PENDENTE for a retry
     assert (status, ordem.status, ordem.motivo) == (http_status, StatusOrdem.PENDENTE, Motivo.PAGAMENTO_RECUSADO)
     stored = saga.stored(ordem.id)
@@ -266,7 +268,7 @@ def test_a_payment_failing_once_is_asked_again_for_the_same_order_and_concludes(
     # Given Pagamento fails the first call and approves the second
     saga.pagamentos.pagar_script = Script(failure, APROVADO)
     # When the order is placed
-    ordem, status = saga.ordens.criar(pedido(), "k-1")
+    ordem, status = saga.ordens.criar(pedido(), "k-1", POSSE_SEGUNDOS)
     # Then it concludes with the payment
     assert (status, ordem.status, ordem.pagamento_id) == (201, StatusOrdem.CONCLUIDA, saga.pagamentos.pagamento_id)
     assert saga.stored(ordem.id) == ordem
@@ -280,7 +282,7 @@ def test_a_payment_unreachable_twice_is_not_cancelled_the_stock_is_released_and_
     # Given Pagamento cannot be reached at all (no call got to it: nothing can have been charged)
     saga.pagamentos.pagar_script = Script(Failure.UNAVAILABLE)
     # When the order is placed
-    ordem, status = saga.ordens.criar(pedido(), "k-1")
+    ordem, status = saga.ordens.criar(pedido(), "k-1", POSSE_SEGUNDOS)
     # Then there is no cancel, the stock is released, and the order does not conclude
     assert saga.log.operations() == [OBTER, RESERVAR, PAGAR, PAGAR, LIBERAR]
     assert (status, ordem.status, ordem.motivo, ordem.pagamento_id) == (
@@ -304,7 +306,7 @@ def test_a_payment_that_may_have_charged_is_cancelled_then_the_stock_released(
     # Given both payment calls fail, at least one after reaching Pagamento (it may have charged)
     saga.pagamentos.pagar_script = Script(first, second)
     # When the order is placed
-    ordem, status = saga.ordens.criar(pedido(), "k-1")
+    ordem, status = saga.ordens.criar(pedido(), "k-1", POSSE_SEGUNDOS)
     # Then the payment is cancelled first, then the stock released, in that order
     assert saga.log.operations() == [OBTER, RESERVAR, PAGAR, PAGAR, CANCELAR, LIBERAR]
     assert saga.log.args_of(CANCELAR) == [(ordem.id,)]
@@ -319,7 +321,7 @@ def test_a_cancel_finding_no_payment_ends_the_order_without_a_payment(saga: Saga
     saga.pagamentos.pagar_script = Script(Failure.TIMEOUT)
     saga.pagamentos.cancelar_script = Script(None)
     # When the order is placed
-    ordem, status = saga.ordens.criar(pedido(), "k-1")
+    ordem, status = saga.ordens.criar(pedido(), "k-1", POSSE_SEGUNDOS)
     # Then it ends NAO_CONCLUIDA with no payment, the stock released
     assert (status, ordem.status, ordem.pagamento_id) == (504, StatusOrdem.NAO_CONCLUIDA, None)
     assert saga.log.operations()[-2:] == [CANCELAR, LIBERAR]
@@ -331,7 +333,7 @@ def test_a_payment_that_cannot_be_cancelled_stays_pending_and_keeps_the_stock(sa
     saga.pagamentos.pagar_script = Script(Failure.TIMEOUT)
     saga.pagamentos.cancelar_script = Script(cancel_failure)
     # When the order is placed
-    ordem, status = saga.ordens.criar(pedido(), "k-1")
+    ordem, status = saga.ordens.criar(pedido(), "k-1", POSSE_SEGUNDOS)
     # Then the stock is not released (the card may be charged: the order may still conclude)
     assert saga.log.operations() == [OBTER, RESERVAR, PAGAR, PAGAR, CANCELAR]
     # And the order stays PENDENTE, answered with the payment's failure
@@ -344,7 +346,7 @@ def test_a_cancelled_payment_whose_stock_cannot_be_released_stays_pending_with_t
     saga.pagamentos.pagar_script = Script(Failure.BAD_RESPONSE)
     saga.livros.liberar_script = Script(Failure.TIMEOUT)
     # When the order is placed
-    ordem, status = saga.ordens.criar(pedido(), "k-1")
+    ordem, status = saga.ordens.criar(pedido(), "k-1", POSSE_SEGUNDOS)
     # Then it stays PENDENTE, answered with the payment's failure and the cancelled payment
     assert saga.log.operations() == [OBTER, RESERVAR, PAGAR, PAGAR, CANCELAR, LIBERAR]
     assert (status, ordem.status, ordem.pagamento_id) == (502, StatusOrdem.PENDENTE, saga.pagamentos.pagamento_id)
@@ -365,7 +367,7 @@ def test_an_order_a_concurrent_request_finished_first_is_answered_as_stored(saga
 
     saga.repository.before_next_update = concurrent_retry_concludes
     # When the order is placed
-    ordem, status = saga.ordens.criar(pedido(), "k-1")
+    ordem, status = saga.ordens.criar(pedido(), "k-1", POSSE_SEGUNDOS)
     # Then the answer is the stored one (the concurrent retry's), which stays as it was
     assert (status, ordem.status, ordem.motivo) == (201, StatusOrdem.CONCLUIDA, None)
     assert saga.stored(ordem.id) == ordem
@@ -389,7 +391,7 @@ def test_a_replay_of_a_finished_order_gets_its_stored_answer_and_calls_nothing(
     anterior = finished(pendente(quantidade=2, key="k-1"), status, motivo, http_status)
     saga.repository.store(anterior)
     # When the same order is sent again with the key
-    ordem, answered = saga.ordens.criar(pedido(quantidade=2), "k-1")
+    ordem, answered = saga.ordens.criar(pedido(quantidade=2), "k-1", POSSE_SEGUNDOS)
     # Then it gets the first answer, and no dependency is called (no second charge)
     assert (ordem, answered) == (anterior, http_status)
     assert saga.log.operations() == []
@@ -406,7 +408,7 @@ def test_a_key_reused_for_another_order_is_chave_reutilizada_and_calls_nothing(s
     saga.repository.store(anterior)
     # When the key comes with another book or quantity, Then it is refused and nothing happens
     with pytest.raises(ChaveDeIdempotenciaReutilizada):
-        saga.ordens.criar(outro_pedido, "k-1")
+        saga.ordens.criar(outro_pedido, "k-1", POSSE_SEGUNDOS)
     assert saga.log.operations() == []
     assert saga.repository.ordens == {anterior.id: anterior}
 
@@ -416,7 +418,7 @@ def test_a_replay_of_a_pending_order_resumes_it_from_the_reservation(saga: Saga)
     anterior = pendente(quantidade=2, key="k-1")
     saga.repository.store(anterior)
     # When the client retries with the same key, the dependencies answering again
-    ordem, status = saga.ordens.criar(pedido(quantidade=2), "k-1")
+    ordem, status = saga.ordens.criar(pedido(quantidade=2), "k-1", POSSE_SEGUNDOS)
     # Then the same order is resumed (no new validation, no new order) and concludes
     assert (status, ordem.id, ordem.status) == (201, anterior.id, StatusOrdem.CONCLUIDA)
     assert list(saga.repository.ordens) == [anterior.id]
@@ -438,7 +440,7 @@ def test_a_retry_that_finds_the_reservation_released_ends_with_the_first_cause(s
     saga.repository.store(anterior)
     saga.livros.reservar_script = Script(Reservou.LIBERADA)
     # When the client retries with the same key
-    ordem, status = saga.ordens.criar(pedido(), "k-1")
+    ordem, status = saga.ordens.criar(pedido(), "k-1", POSSE_SEGUNDOS)
     # Then the order ends as the first attempt decided, with its answer's cause, and nothing is charged
     assert (status, ordem.status, ordem.motivo) == (402, StatusOrdem.NAO_CONCLUIDA, Motivo.PAGAMENTO_RECUSADO)
     assert saga.log.operations() == [RESERVAR]
@@ -450,7 +452,7 @@ def test_a_retry_that_finds_the_reservation_released_with_no_cause_stored_says_s
     saga.repository.store(pendente())
     saga.livros.reservar_script = Script(Reservou.LIBERADA)
     # When the client retries, Then it ends refused for that, as 409, without charging
-    ordem, status = saga.ordens.criar(pedido(), "k-1")
+    ordem, status = saga.ordens.criar(pedido(), "k-1", POSSE_SEGUNDOS)
     assert (status, ordem.status, ordem.motivo) == (409, StatusOrdem.NAO_CONCLUIDA, Motivo.RESERVA_LIBERADA)
     assert PAGAR not in saga.log.operations()
 
@@ -461,7 +463,7 @@ def test_a_retry_whose_payment_was_cancelled_ends_with_the_payments_failure_not_
     # And the payment it gets back on the retry is the one that attempt cancelled
     saga.pagamentos.pagar_script = Script(RECUSADO)
     # When the client retries
-    ordem, status = saga.ordens.criar(pedido(), "k-1")
+    ordem, status = saga.ordens.criar(pedido(), "k-1", POSSE_SEGUNDOS)
     # Then the stock is released and the order ends with the first cause, not PAGAMENTO_RECUSADO
     assert LIBERAR in saga.log.operations()
     assert (status, ordem.status, ordem.motivo) == (502, StatusOrdem.NAO_CONCLUIDA, Motivo.PAGAMENTO_INDISPONIVEL)
@@ -523,7 +525,7 @@ def test_a_retry_of_an_order_the_reconciler_has_taken_is_202_pending_and_does_no
     saga.repository.store(anterior)
     assert saga.repository.reconciliar_proxima(300) is not None
     # When the client retries with its key
-    ordem, status = saga.ordens.criar(pedido(), "k-1")
+    ordem, status = saga.ordens.criar(pedido(), "k-1", POSSE_SEGUNDOS)
     # Then it is told the order is accepted and still PENDENTE, and nothing is reserved or charged
     assert (status, ordem.id, ordem.status) == (202, anterior.id, StatusOrdem.PENDENTE)
     assert saga.log.operations() == []
@@ -537,7 +539,7 @@ def test_a_retry_after_the_reconciler_ended_the_order_gets_the_reconcilers_answe
     saga.ordens.reconciliar(tomada)
     # When the client retries with its key, Then it gets that final answer, and nothing more is called
     calls = len(saga.log.calls)
-    ordem, status = saga.ordens.criar(pedido(), "k-1")
+    ordem, status = saga.ordens.criar(pedido(), "k-1", POSSE_SEGUNDOS)
     assert (status, ordem.status, ordem.motivo) == (409, StatusOrdem.NAO_CONCLUIDA, Motivo.ORDEM_INTERROMPIDA)
     assert len(saga.log.calls) == calls
 

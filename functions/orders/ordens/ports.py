@@ -20,18 +20,21 @@ class OrdensRepository(Protocol):
 
     def select_ordem_da_chave(self, idempotency_key: str) -> OrdemRegistrada | None: ...
 
-    def insert_ordem(self, ordem: OrdemRegistrada) -> bool:
-        """Stores a new PENDENTE order; False when its Idempotency-Key is already taken."""
+    def insert_ordem(self, ordem: OrdemRegistrada, posse_segundos: float) -> bool:
+        """Stores a new PENDENTE order, this request its owner for `posse_segundos`; False when its
+        Idempotency-Key is already taken."""
         ...
 
     def update_ordem_pendente(
         self, ordem_id: UUID, status: StatusOrdem, motivo: Motivo | None, pagamento_id: UUID | None, http_status: int
     ) -> bool:
-        """Moves a PENDENTE order to its final state; False if another request already did."""
+        """Moves a PENDENTE order to its final state (or keeps it PENDENTE), and lets go of it;
+        False if another request already finished it."""
         ...
 
-    def retomar_ordem(self, ordem_id: UUID) -> bool:
-        """Takes a PENDENTE order for a retry; False once the reconciler has it, or it is finished."""
+    def retomar_ordem(self, ordem_id: UUID, posse_segundos: float) -> bool:
+        """Takes a PENDENTE order for a retry, owned for `posse_segundos`; False while another
+        request owns it, once the reconciler has it, or once it is finished."""
         ...
 
     def reconciliar_proxima(self, parada_ha_segundos: int) -> OrdemRegistrada | None:

@@ -23,14 +23,16 @@ class PostgresOrdensRepository:
     def __init__(self, database: Database) -> None:
         self._database = database
 
-    def insert_ordem(self, ordem: OrdemRegistrada) -> bool:
-        """Stores a new PENDENTE order; False when its Idempotency-Key is already taken."""
+    def insert_ordem(self, ordem: OrdemRegistrada, posse_segundos: float) -> bool:
+        """Stores a new PENDENTE order, owned by this request for `posse_segundos`; False when its
+        Idempotency-Key is already taken."""
 
         def work(connection: Connection) -> bool:
             row = connection.execute(
-                "INSERT INTO ordens (id, idempotency_key, livro_id, quantidade, valor_total, status, traceparent)"
-                " VALUES (%s, %s, %s, %s, %s, 'PENDENTE', %s) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
-                (ordem.id, ordem.idempotency_key, ordem.livro_id, ordem.quantidade, ordem.valor_total, ordem.traceparent),
+                "INSERT INTO ordens (id, idempotency_key, livro_id, quantidade, valor_total, status, traceparent, em_processamento_ate)"
+                " VALUES (%s, %s, %s, %s, %s, 'PENDENTE', %s, now() + make_interval(secs => %s))"
+                " ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+                (ordem.id, ordem.idempotency_key, ordem.livro_id, ordem.quantidade, ordem.valor_total, ordem.traceparent, posse_segundos),
             ).fetchone()
             return row is not None
 
@@ -53,26 +55,30 @@ class PostgresOrdensRepository:
     def update_ordem_pendente(
         self, ordem_id: UUID, status: StatusOrdem, motivo: Motivo | None, pagamento_id: UUID | None, http_status: int
     ) -> bool:
-        """Moves a PENDENTE order to its final state; False if another request already did."""
+        """Moves a PENDENTE order to its final state (or keeps it PENDENTE with its cause), and lets
+        go of it: a retry may take it at once. False if another request already finished it."""
 
         def work(connection: Connection) -> bool:
             row = connection.execute(
-                "UPDATE ordens SET status = %s, motivo = %s, pagamento_id = %s, http_status = %s, atualizada_em = now()"
-                " WHERE id = %s AND status = 'PENDENTE' RETURNING id",
+                "UPDATE ordens SET status = %s, motivo = %s, pagamento_id = %s, http_status = %s, atualizada_em = now(),"
+                " em_processamento_ate = NULL WHERE id = %s AND status = 'PENDENTE' RETURNING id",
                 (status, motivo, pagamento_id, http_status, ordem_id),
             ).fetchone()
             return row is not None
 
         return self._database.run(work)
 
-    def retomar_ordem(self, ordem_id: UUID) -> bool:
-        """Takes a PENDENTE order for a retry that resumes it; False once the reconciler has it
-        (or it is finished). Touching `atualizada_em` keeps the reconciler away while the retry runs."""
+    def retomar_ordem(self, ordem_id: UUID, posse_segundos: float) -> bool:
+        """Takes a PENDENTE order for a retry that resumes it, owned for `posse_segundos`; False
+        while another request owns it, once the reconciler has it, or once it is finished.
+        Touching `atualizada_em` keeps the reconciler away while the retry runs."""
 
         def work(connection: Connection) -> bool:
             row = connection.execute(
-                "UPDATE ordens SET atualizada_em = now() WHERE id = %s AND status = 'PENDENTE' AND reconciliada_em IS NULL RETURNING id",
-                (ordem_id,),
+                "UPDATE ordens SET atualizada_em = now(), em_processamento_ate = now() + make_interval(secs => %s)"
+                " WHERE id = %s AND status = 'PENDENTE' AND reconciliada_em IS NULL"
+                " AND (em_processamento_ate IS NULL OR em_processamento_ate < now()) RETURNING id",
+                (posse_segundos, ordem_id),
             ).fetchone()
             return row is not None
 

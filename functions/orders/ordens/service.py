@@ -53,12 +53,14 @@ class Ordens:
             raise OrdemNaoEncontrada()
         return ordem
 
-    def criar(self, pedido: NovaOrdem, idempotency_key: str | None) -> tuple[OrdemRegistrada, int]:
-        """Places the order; returns it with the HTTP status its answer gets."""
+    def criar(self, pedido: NovaOrdem, idempotency_key: str | None, posse_segundos: float) -> tuple[OrdemRegistrada, int]:
+        """Places the order; returns it with the HTTP status its answer gets. The request owns the
+        order it creates or resumes for `posse_segundos` (until it must have ended: its function's
+        remaining time), so no other request with the key works on it meanwhile."""
         if idempotency_key is not None:
             anterior = self._repository.select_ordem_da_chave(idempotency_key)
             if anterior is not None:
-                return self._repetir(anterior, pedido)
+                return self._repetir(anterior, pedido, posse_segundos)
 
         livro = self._chamar(Motivo.CADASTRO_DE_LIVROS_INDISPONIVEL, lambda: self._livros.obter(pedido.livro_id))
         if livro is None:
@@ -73,12 +75,12 @@ class Ordens:
             status=StatusOrdem.PENDENTE,
             traceparent=telemetry.traceparent(),
         )
-        if not self._repository.insert_ordem(ordem):
+        if not self._repository.insert_ordem(ordem, posse_segundos):
             # Another request with the same key won the race: answer as its retry.
             assert idempotency_key is not None
             anterior = self._repository.select_ordem_da_chave(idempotency_key)
             assert anterior is not None
-            return self._repetir(anterior, pedido)
+            return self._repetir(anterior, pedido, posse_segundos)
         self._logger.info("ordem registrada", extra={"ordem_id": str(ordem.id), "livro_id": ordem.livro_id})
         telemetry.current_span().set_attributes({"bookstore.order.id": str(ordem.id), "bookstore.book.id": ordem.livro_id})
 
@@ -87,16 +89,17 @@ class Ordens:
             return self._finalizar(ordem, StatusOrdem.NAO_CONCLUIDA, Motivo.ESTOQUE_INSUFICIENTE, None, 409)
         return self._processar(ordem, pedido)
 
-    def _repetir(self, anterior: OrdemRegistrada, pedido: NovaOrdem) -> tuple[OrdemRegistrada, int]:
+    def _repetir(self, anterior: OrdemRegistrada, pedido: NovaOrdem, posse_segundos: float) -> tuple[OrdemRegistrada, int]:
         if (anterior.livro_id, anterior.quantidade) != (pedido.livro_id, pedido.quantidade):
             raise ChaveDeIdempotenciaReutilizada()
         if anterior.status is StatusOrdem.PENDENTE:
-            if self._repository.retomar_ordem(anterior.id):
+            if self._repository.retomar_ordem(anterior.id, posse_segundos):
                 self._logger.info("retomando ordem pendente", extra={"ordem_id": str(anterior.id)})
                 return self._processar(anterior, pedido)
             anterior = self.obter(anterior.id)
             if anterior.status is StatusOrdem.PENDENTE:
-                # The reconciler is ending it: accepted, not finished; GET /ordens/{id} will tell.
+                # Another request is working on it, or the reconciler is ending it: accepted, not
+                # finished; GET /ordens/{id} will tell, and a later retry may finish it.
                 return anterior, 202
         assert anterior.http_status is not None
         return anterior, anterior.http_status

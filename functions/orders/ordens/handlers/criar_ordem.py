@@ -2,7 +2,7 @@
 
 Answers: 201 CONCLUIDA, 409 ESTOQUE_INSUFICIENTE, 402 PAGAMENTO_RECUSADO, 502/503/504 when a
 dependency fails, 404 for an unknown book. The same `Idempotency-Key` gets the first answer again
-(202 PENDENTE while the reconciler ends an interrupted order, then its 409 ORDEM_INTERROMPIDA)."""
+(202 PENDENTE while another request with the key, or the reconciler, works on the order)."""
 
 from typing import Annotated, Any
 
@@ -17,6 +17,8 @@ from ordens.models import NovaOrdem, Ordem
 from ordens.runtime import logger, new_app, ordens
 
 app = new_app()
+# Past the deadline: the environment's clock and the database's, the commit of the last step.
+POSSE_MARGEM_SEGUNDOS = 2.0
 
 
 class OrdemOuErro(RootModel[Ordem | Erro]):
@@ -28,7 +30,9 @@ class OrdemOuErro(RootModel[Ordem | Erro]):
     responses=responses(
         {
             201: answer("CONCLUIDA: stock reserved, card charged", Ordem, headers=LOCATION),
-            202: answer("PENDENTE: a retry with the key of an order the reconciler is ending", Ordem, headers=LOCATION),
+            202: answer(
+                "PENDENTE: a retry with the key of an order another request or the reconciler is working on", Ordem, headers=LOCATION
+            ),
             402: answer("NAO_CONCLUIDA, PAGAMENTO_RECUSADO: the card was declined", Ordem, headers=LOCATION),
             404: answer("No such book (nothing recorded, or NAO_CONCLUIDA LIVRO_NAO_ENCONTRADO)", OrdemOuErro),
             409: answer("NAO_CONCLUIDA: ESTOQUE_INSUFICIENTE, RESERVA_LIBERADA, or ORDEM_INTERROMPIDA", Ordem, headers=LOCATION),
@@ -43,7 +47,9 @@ def criar_ordem(
     pedido: NovaOrdem,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$")] = None,
 ) -> Response[Any]:
-    ordem, status_code = ordens.criar(pedido, idempotency_key)
+    # The order is this request's until its function's timeout: no retry takes it over before.
+    posse_segundos = app.lambda_context.get_remaining_time_in_millis() / 1000 + POSSE_MARGEM_SEGUNDOS
+    ordem, status_code = ordens.criar(pedido, idempotency_key, posse_segundos)
     return json_response(status_code, ordem, headers={"Location": f"/ordens/{ordem.id}"})
 
 
