@@ -36,6 +36,13 @@ class FunctionSpec:
     environment: dict[str, str]
     region: str = "us-east-1"
     account_id: str = "123456789012"
+    # How long the init may take before the environment is ended; None: Lambda's 10 s plus the
+    # function's timeout. LocalStack's executor passes LocalStack's own start-up timeout instead.
+    init_timeout_s: float | None = None
+
+    @property
+    def init_limit_s(self) -> float:
+        return self.init_timeout_s if self.init_timeout_s is not None else 10 + self.timeout_s
 
     @property
     def arn(self) -> str:
@@ -93,6 +100,7 @@ class ExecutionEnvironment:
         self._invoked = False
         self._handed_over = 0  # invocations given to the runtime
         self._dead = False
+        self._init_timed_out = False  # the init limit, not an exit or an init error, ended the init
         self._api_closed = False
         self._spawned_at = time.monotonic()
         self._ready_at: float | None = None
@@ -132,10 +140,13 @@ class ExecutionEnvironment:
 
     def _init_ended(self) -> bool:
         """Waits for the runtime's first /next; False if the process died, reported an init error
-        or outlasted Lambda's 10 s init limit (plus the function's timeout)."""
-        init_deadline = self._spawned_at + 10 + self.spec.timeout_s
+        or outlasted the init limit (Lambda's 10 s plus the function's timeout, unless the spec says)."""
+        init_deadline = self._spawned_at + self.spec.init_limit_s
         while not self._ready.wait(0.05):
-            if self._process.poll() is not None or self._api.init_error is not None or time.monotonic() > init_deadline:
+            if self._process.poll() is not None or self._api.init_error is not None:
+                return False
+            if time.monotonic() > init_deadline:
+                self._init_timed_out = True
                 return False
         return True
 
@@ -227,13 +238,18 @@ class ExecutionEnvironment:
     def _init_failure(self, request_id: str) -> InvocationReport:
         if self._process.poll() is None:
             self.kill()
-        self._output(f"INIT_REPORT Init Duration: {(time.monotonic() - self._spawned_at) * 1000:.2f} ms Phase: init Status: error")
+        status = "timeout" if self._init_timed_out else "error"
+        self._output(f"INIT_REPORT Init Duration: {(time.monotonic() - self._spawned_at) * 1000:.2f} ms Phase: init Status: {status}")
         return InvocationReport(request_id, Outcome.INIT_ERROR, self.init_error(), 0.0, None, self._max_memory_mb())
 
     def init_error(self) -> bytes:
-        """Why the init failed, once it has: the runtime's /init/error, or that it exited."""
-        error = self._api.init_error or {"errorType": "Runtime.ExitError", "errorMessage": "the runtime exited during init"}
-        return json.dumps(error).encode()
+        """Why the init failed, once it has: the runtime's /init/error, the init limit, or that it exited."""
+        if self._api.init_error:
+            return json.dumps(self._api.init_error).encode()
+        if self._init_timed_out:
+            message = f"the runtime did not finish its init within {self.spec.init_limit_s:g} s"
+            return json.dumps({"errorType": "Sandbox.Timedout", "errorMessage": message}).encode()
+        return json.dumps({"errorType": "Runtime.ExitError", "errorMessage": "the runtime exited during init"}).encode()
 
     def _crash_body(self) -> bytes:
         code = self._process.returncode

@@ -66,6 +66,11 @@ class LambdaInit:
     def port(self) -> int:
         return int(self._server.server_address[1])
 
+    @property
+    def environment(self) -> ExecutionEnvironment | None:
+        """The current execution environment (None before start)."""
+        return self._environment
+
     def start(self) -> None:
         """Starts the runtime and serves /invoke; reports ready, or the init error, to LocalStack."""
         threading.Thread(target=self._server.serve_forever, name=f"{self.spec.name}-init", daemon=True).start()
@@ -82,16 +87,26 @@ class LambdaInit:
         threading.Thread(target=self._server.shutdown, daemon=True).start()
 
     def _invoke(self, request: dict[str, Any]) -> None:
-        environment = self._environment
-        assert environment is not None
+        # The runtime may have died while idle (killed, out of memory): this invocation gets a new one.
+        environment = self._live_environment()
         invoke = InvokeRequest(request["invoke-id"], request["invoked-function-arn"], request.get("trace-id") or None)
         report = environment.invoke(str(request.get("payload") or "").encode(), invoke)
-        if not environment.alive and not self._stopped:
-            # A timeout or a crash ended the runtime. LocalStack keeps the environment, and the Go
-            # init resets it: the next invocation starts a new runtime (and pays its init).
-            self._environment = ExecutionEnvironment(self.spec, environment.number + 1, self._collect, freeze=False)
+        # A timeout or a crash ended it during the invocation: the next one starts its new runtime now.
+        self._live_environment()
         self._post(f"/invocations/{invoke.request_id}/logs", json.dumps({"logs": self._take_lines()}).encode())
         self._post(f"/invocations/{invoke.request_id}/{_callback(report)}", report.body)
+
+    def _live_environment(self) -> ExecutionEnvironment:
+        """The current environment, replaced by a new one if its runtime has ended. LocalStack keeps
+        the environment, and the Go init resets a runtime that ended: the next invocation runs in a
+        new one (and pays its init)."""
+        environment = self._environment
+        assert environment is not None
+        if not environment.alive and not self._stopped:
+            environment.kill()  # closes its Runtime API (the process is gone already)
+            environment = ExecutionEnvironment(self.spec, environment.number + 1, self._collect, freeze=False)
+            self._environment = environment
+        return environment
 
     def _collect(self, line: str) -> None:
         with self._lines_lock:

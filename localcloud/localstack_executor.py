@@ -101,6 +101,10 @@ class LocalCloudRuntimeExecutor(RuntimeExecutor):
             environment=environment,
             region=version.id.region,
             account_id=version.id.account,
+            # LocalStack's start-up timeout (LAMBDA_RUNTIME_ENVIRONMENT_TIMEOUT, from the compose file;
+            # LocalStack's default 20 s) governs the init, not Lambda's 10 s + timeout: LocalStack
+            # waits that long for /ready, and a cold-start storm on few cores can need it.
+            init_timeout_s=float(config.LAMBDA_RUNTIME_ENVIRONMENT_TIMEOUT),
         )
 
 

@@ -16,9 +16,11 @@ receiver from their processes (localstack/docker-path.sh reads it while this run
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -96,6 +98,7 @@ class LocalStackHost:
         self.session_file: Path = args.state_dir / "session.env"
         self._stops: list[Callable[[], None]] = []
         self._postgres: EmbeddedPostgres | None = None
+        self._wrote_session = False
         self.localstack: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -120,7 +123,8 @@ class LocalStackHost:
         return self.localstack.wait()
 
     def stop(self) -> None:
-        self.session_file.unlink(missing_ok=True)
+        if self._wrote_session:  # else it may be a running session's (a second make localstack that failed)
+            self.session_file.unlink(missing_ok=True)
         for stop in reversed(self._stops):
             try:
                 stop()
@@ -131,7 +135,10 @@ class LocalStackHost:
     def _start_localstack(self, environment: dict[str, str]) -> None:
         command = [self.args.localstack_python, "-m", "localstack.runtime.main"]
         # Its own process group: Ctrl-C reaches us, and we stop it (and its environments) in order.
-        self.localstack = process = subprocess.Popen(command, env=environment, cwd=self.args.state_dir, start_new_session=True)  # noqa: S603
+        # SIGTERM when we die (kill -9 included), so that it stops its environments rather than outlive us.
+        self.localstack = process = subprocess.Popen(  # noqa: S603
+            command, env=environment, cwd=self.args.state_dir, start_new_session=True, preexec_fn=_terminated_with(os.getpid())
+        )
 
         def stop() -> None:
             if process.poll() is None:
@@ -166,8 +173,29 @@ class LocalStackHost:
             "# Where the functions, processes on this host, reach LocalStack and the OTLP receiver.",
             f"FUNCTIONS_REACH_LOCALSTACK={self.endpoint}",
             f"FUNCTIONS_REACH_COLLECTOR=http://{HOST}:{self.args.otlp_port}",
+            "# Where the OTLP receiver writes its JSON lines (localstack/deploy.sh says so).",
+            f"TELEMETRY_DIR={shlex.quote(str(self.args.telemetry_dir))}",
         ]
         self.session_file.write_text("\n".join(lines) + "\n")
+        self._wrote_session = True
+
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _terminated_with(parent: int) -> Callable[[], None] | None:
+    """What a child runs before exec to get SIGTERM when `parent` dies: the kernel's parent-death
+    signal (Linux). Without it, elsewhere: None (a killed runner leaves the child running)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before the fork: the child only calls it
+
+    def preexec() -> None:
+        prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM))
+        if os.getppid() != parent:  # died before the signal was set: nothing would send it
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return preexec
 
 
 def _directory(path: Path) -> Path:
@@ -214,7 +242,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         host.start()
         code = host.wait()
-        return 0 if stopping.is_set() else code
+        if stopping.is_set():
+            return 0
+        print(f"localstack host: LocalStack exited on its own (code {code}); stopping the rest", file=sys.stderr)
+        # Not a success even if it exited 0: nothing asked it to stop. A signal as the shell says it.
+        return 128 - code if code < 0 else code or 1
     except KeyboardInterrupt:
         return 0
     except LocalCloudError as error:

@@ -67,5 +67,7 @@ printf '%s\n' "${urls[@]}"
 if [ "$FUNCTIONS_REACH_COLLECTOR" = http://otel-collector:4318 ]; then
     echo "Traces: http://localhost:16686 (Jaeger), and make traces (.local/telemetry/traces.jsonl)"
 else
-    echo "Traces: make traces (.local/telemetry/traces.jsonl, written by make localstack's OTLP receiver)"
+    # make localstack's session file (sourced by docker-path.sh) names the receiver's directory
+    traces=${TELEMETRY_DIR:-.local/telemetry}/traces.jsonl
+    printf "Traces: %s, written by make localstack's OTLP receiver (make traces ARGS=%q)\n" "$traces" "$traces"
 fi

@@ -6,7 +6,9 @@ LocalStack drives it in tests/localstack; here each exchange is checked on its o
 from __future__ import annotations
 
 import json
+import os
 import queue
+import signal
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,6 +21,7 @@ import pytest
 from localcloud import packaging
 from localcloud.environment import FunctionSpec
 from localcloud.lambda_init import LambdaInit
+from localcloud.process import wait_until
 
 FUNCTIONS = Path(__file__).resolve().parent / "fixtures" / "functions"
 ARN = "arn:aws:lambda:us-east-1:000000000000:function:probe"
@@ -63,7 +66,9 @@ def endpoint() -> Iterator[LocalStackEndpoint]:
     stand_in.server.shutdown()
 
 
-def started(handler: str, runtime_dir: Path, endpoint: LocalStackEndpoint, timeout_s: float = 3) -> LambdaInit:
+def started(
+    handler: str, runtime_dir: Path, endpoint: LocalStackEndpoint, timeout_s: float = 3, init_timeout_s: float | None = None
+) -> LambdaInit:
     spec = FunctionSpec(
         name="probe",
         handler=handler,
@@ -75,6 +80,7 @@ def started(handler: str, runtime_dir: Path, endpoint: LocalStackEndpoint, timeo
         environment={"LOCALSTACK_HOSTNAME": "127.0.0.1", "AWS_LAMBDA_FUNCTION_TIMEOUT": str(int(timeout_s))},
         region="us-east-1",
         account_id="000000000000",
+        init_timeout_s=init_timeout_s,
     )
     init = LambdaInit(spec, endpoint.url, "executor-1", output=lambda line: None)
     init.start()
@@ -145,6 +151,31 @@ def test_after_a_timeout_the_next_invocation_runs_in_a_new_runtime(runtime_dir: 
         init.stop()
 
 
+def test_a_runtime_killed_while_idle_is_replaced_before_the_next_invocation(runtime_dir: Path, endpoint: LocalStackEndpoint) -> None:
+    # Given a warm environment
+    init = started("slow.handler", runtime_dir, endpoint)
+    try:
+        assert endpoint.next()[0] == "/status/executor-1/ready"
+        invoke(init, "warm")
+        assert endpoint.next()[0] == "/invocations/warm/logs"
+        assert endpoint.next()[0] == "/invocations/warm/response"
+        environment = init.environment
+        assert environment is not None
+        # When its runtime is killed between invocations (kill -9, the OOM killer)
+        os.kill(environment.pid, signal.SIGKILL)
+        wait_until(lambda: not environment.alive, "the runtime dead", timeout_s=10)
+        # Then the next invocation runs in a new runtime, paying its init, and succeeds
+        invoke(init, "after-kill")
+        path, body = endpoint.next()
+        assert path == "/invocations/after-kill/logs"
+        assert "Init Duration" in json.loads(body)["logs"]
+        path, body = endpoint.next()
+        assert path == "/invocations/after-kill/response", body
+        assert json.loads(json.loads(body)["body"])["pid"] != environment.pid
+    finally:
+        init.stop()
+
+
 def test_an_init_that_fails_is_reported_to_localstack_as_a_status_error(runtime_dir: Path, endpoint: LocalStackEndpoint) -> None:
     # Given a function whose module cannot be imported
     init = started("broken.handler", runtime_dir, endpoint)
@@ -153,5 +184,17 @@ def test_an_init_that_fails_is_reported_to_localstack_as_a_status_error(runtime_
         path, body = endpoint.next()
         assert path == "/status/executor-1/error"
         assert json.loads(body)["errorType"] == "Runtime.ImportModuleError"
+    finally:
+        init.stop()
+
+
+def test_an_init_that_outlasts_its_limit_is_reported_as_such_not_as_an_exit(runtime_dir: Path, endpoint: LocalStackEndpoint) -> None:
+    # Given an init limit no runtime can meet (as LocalStack's start-up timeout, under a cold-start storm)
+    init = started("slow.handler", runtime_dir, endpoint, init_timeout_s=0.01)
+    try:
+        # Then LocalStack hears that the init ran out of time, not that the runtime exited
+        path, body = endpoint.next()
+        assert path == "/status/executor-1/error"
+        assert json.loads(body)["errorMessage"] == "the runtime did not finish its init within 0.01 s"
     finally:
         init.stop()

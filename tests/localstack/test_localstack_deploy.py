@@ -100,6 +100,8 @@ def deployed(localstack: LocalStackSession, tmp_path_factory: pytest.TempPathFac
         environment.pop(name, None)
     result = subprocess.run(["bash", str(DEPLOY)], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=900, check=False)  # noqa: S603, S607
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    # the traces' file of this session's receiver (its --telemetry-dir), as the session file names it
+    assert f"Traces: {localstack.telemetry_dir}/traces.jsonl," in result.stdout
     return {match["service"]: match["url"] for match in URL_LINE.finditer(result.stdout)}
 
 
@@ -143,6 +145,22 @@ def test_an_order_through_localstacks_api_gateway_concludes_and_its_trace_holds_
     lines = [event["message"] for event in logs.filter_log_events(logGroupName=orders_group)["events"]]
     assert any(line.startswith("REPORT RequestId: ") and "Init Duration" in line for line in lines), lines
     assert not [line for line in lines if CARD["numero"] in line or CARD["cvv"] in line.split()]
+
+
+def test_a_second_make_localstack_refused_by_the_port_check_leaves_the_running_ones_session(localstack: LocalStackSession) -> None:
+    # Given make localstack running, its session file written
+    session = localstack.session_file.read_text()
+    # When a second one starts on the same ports and state
+    port = localstack.endpoint.rsplit(":", 1)[1]
+    command = [
+        sys.executable, "-m", "localcloud.localstack_host", "--localstack-python", str(LOCALSTACK_PYTHON),
+        "--port", port, "--state-dir", str(localstack.state_dir), "--telemetry-dir", str(localstack.telemetry_dir),
+    ]  # fmt: skip
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)  # noqa: S603
+    # Then it refuses, naming the busy port, and the running session's file stays for make deploy
+    assert result.returncode == 1
+    assert f"port {port} (LocalStack) is busy" in result.stderr
+    assert localstack.session_file.read_text() == session
 
 
 def test_ctrl_c_stops_localstack_its_environments_postgres_and_the_receiver_and_removes_the_session(localstack: LocalStackSession) -> None:
