@@ -8,9 +8,12 @@ AWS endpoint, and a PostgreSQL server started on demand.
 
 from __future__ import annotations
 
+import ctypes
 import importlib
 import json
 import logging
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -406,11 +409,14 @@ def _first_line(error: BaseException) -> str:
     return (str(error).strip().splitlines() or [""])[0]
 
 
-def start_receiver(host: str, port: int, directory: Path) -> Callable[[], None]:
+def start_receiver(host: str, port: int, directory: Path, *, dies_with_us: bool = False) -> Callable[[], None]:
     """The OTLP receiver in a process of its own, as a Collector would run (see otlp.main), once
-    it listens; returns what stops it."""
+    it listens; returns what stops it. `dies_with_us`: it gets SIGTERM when this process dies,
+    kill -9 included (the kernel sends it when the thread that started it ends: start it from
+    the main thread)."""
     command = [sys.executable, "-m", "localcloud.otlp", "--host", host, "--port", str(port), "--dir", str(directory)]
-    process = subprocess.Popen(command)  # noqa: S603 - our own module
+    preexec = terminated_with(os.getpid()) if dies_with_us else None
+    process = subprocess.Popen(command, preexec_fn=preexec)  # noqa: S603 - our own module
 
     def stop() -> None:
         process.terminate()
@@ -426,3 +432,21 @@ def start_receiver(host: str, port: int, directory: Path) -> Callable[[], None]:
         time.sleep(0.05)
     stop()
     raise LocalCloudError(f"the OTLP receiver did not listen on port {port} within 30 s")
+
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def terminated_with(parent: int) -> Callable[[], None] | None:
+    """What a child runs before exec to get SIGTERM when `parent` dies: the kernel's parent-death
+    signal (Linux). Without it, elsewhere: None (a killed runner leaves the child running)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before the fork: the child only calls it
+
+    def preexec() -> None:
+        prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM))
+        if os.getppid() != parent:  # died before the signal was set: nothing would send it
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return preexec

@@ -16,7 +16,6 @@ receiver from their processes (localstack/docker-path.sh reads it while this run
 from __future__ import annotations
 
 import argparse
-import ctypes
 import json
 import os
 import re
@@ -36,7 +35,7 @@ import yaml
 
 from localcloud import packaging
 from localcloud import template as templates
-from localcloud.cloud import StartupContext, check_port_free, run_startup_hooks, start_receiver, startup_hook
+from localcloud.cloud import StartupContext, check_port_free, run_startup_hooks, start_receiver, startup_hook, terminated_with
 from localcloud.errors import LocalCloudError
 from localcloud.lambda_init import PYTHON_VARIABLE, RUNTIME_DIR_VARIABLE
 from localcloud.postgres import DatabaseServer, EmbeddedPostgres
@@ -107,7 +106,7 @@ class LocalStackHost:
             check_port_free(HOST, port, name)
         hooks = [(spec, startup_hook(spec)) for spec in args.startup]
         runtime_dir = packaging.install(packaging.RUNTIME_REQUIREMENTS, args.build_dir / "runtime", hashed=True)
-        self._stops.append(start_receiver(HOST, args.otlp_port, args.telemetry_dir))
+        self._stops.append(start_receiver(HOST, args.otlp_port, args.telemetry_dir, dies_with_us=True))
         self._start_localstack(localstack_environment(args.compose_file, args.port, args.state_dir, runtime_dir))
         context = StartupContext(args.template, dict(args.parameter_overrides), templates.REGION, self.endpoint, _say, self._database)
         run_startup_hooks(hooks, context)
@@ -137,7 +136,7 @@ class LocalStackHost:
         # Its own process group: Ctrl-C reaches us, and we stop it (and its environments) in order.
         # SIGTERM when we die (kill -9 included), so that it stops its environments rather than outlive us.
         self.localstack = process = subprocess.Popen(  # noqa: S603
-            command, env=environment, cwd=self.args.state_dir, start_new_session=True, preexec_fn=_terminated_with(os.getpid())
+            command, env=environment, cwd=self.args.state_dir, start_new_session=True, preexec_fn=terminated_with(os.getpid())
         )
 
         def stop() -> None:
@@ -178,24 +177,6 @@ class LocalStackHost:
         ]
         self.session_file.write_text("\n".join(lines) + "\n")
         self._wrote_session = True
-
-
-PR_SET_PDEATHSIG = 1  # linux/prctl.h
-
-
-def _terminated_with(parent: int) -> Callable[[], None] | None:
-    """What a child runs before exec to get SIGTERM when `parent` dies: the kernel's parent-death
-    signal (Linux). Without it, elsewhere: None (a killed runner leaves the child running)."""
-    if not sys.platform.startswith("linux"):
-        return None
-    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before the fork: the child only calls it
-
-    def preexec() -> None:
-        prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM))
-        if os.getppid() != parent:  # died before the signal was set: nothing would send it
-            os.kill(os.getpid(), signal.SIGTERM)
-
-    return preexec
 
 
 def _directory(path: Path) -> Path:
