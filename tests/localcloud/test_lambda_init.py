@@ -11,6 +11,7 @@ import queue
 import signal
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,7 @@ def endpoint() -> Iterator[LocalStackEndpoint]:
     stand_in.server.shutdown()
 
 
+@contextmanager
 def started(
     handler: str,
     runtime_dir: Path,
@@ -73,7 +75,7 @@ def started(
     timeout_s: float = 3,
     init_timeout_s: float | None = None,
     code: Path = FUNCTIONS,
-) -> LambdaInit:
+) -> Iterator[LambdaInit]:
     spec = FunctionSpec(
         name="probe",
         handler=handler,
@@ -88,8 +90,11 @@ def started(
         init_timeout_s=init_timeout_s,
     )
     init = LambdaInit(spec, endpoint.url, "executor-1", output=lambda line: None)
-    init.start()
-    return init
+    try:
+        init.start()
+        yield init
+    finally:
+        init.stop()
 
 
 def invoke(init: LambdaInit, request_id: str, seconds: float = 0) -> None:
@@ -110,8 +115,7 @@ def test_the_init_reports_ready_then_posts_each_invocations_logs_before_its_resp
     runtime_dir: Path, endpoint: LocalStackEndpoint
 ) -> None:
     # Given an environment started as LocalStack starts one
-    init = started("slow.handler", runtime_dir, endpoint)
-    try:
+    with started("slow.handler", runtime_dir, endpoint) as init:
         # Then, its runtime initialised, the init says so
         assert endpoint.next() == ("/status/executor-1/ready", b"")
         # When LocalStack invokes it
@@ -126,14 +130,11 @@ def test_the_init_reports_ready_then_posts_each_invocations_logs_before_its_resp
         path, body = endpoint.next()
         assert path == "/invocations/request-1/response"
         assert json.loads(body)["statusCode"] == 200
-    finally:
-        init.stop()
 
 
 def test_after_a_timeout_the_next_invocation_runs_in_a_new_runtime(runtime_dir: Path, endpoint: LocalStackEndpoint) -> None:
     # Given an environment of a function with a one-second timeout, warm
-    init = started("slow.handler", runtime_dir, endpoint, timeout_s=1)
-    try:
+    with started("slow.handler", runtime_dir, endpoint, timeout_s=1) as init:
         assert endpoint.next()[0] == "/status/executor-1/ready"
         invoke(init, "warm")
         assert endpoint.next()[0] == "/invocations/warm/logs"
@@ -152,14 +153,11 @@ def test_after_a_timeout_the_next_invocation_runs_in_a_new_runtime(runtime_dir: 
         path, body = endpoint.next()
         assert path == "/invocations/after/response"
         assert json.loads(json.loads(body)["body"])["pid"] != first_pid
-    finally:
-        init.stop()
 
 
 def test_a_runtime_killed_while_idle_is_replaced_before_the_next_invocation(runtime_dir: Path, endpoint: LocalStackEndpoint) -> None:
     # Given a warm environment
-    init = started("slow.handler", runtime_dir, endpoint)
-    try:
+    with started("slow.handler", runtime_dir, endpoint) as init:
         assert endpoint.next()[0] == "/status/executor-1/ready"
         invoke(init, "warm")
         assert endpoint.next()[0] == "/invocations/warm/logs"
@@ -177,20 +175,15 @@ def test_a_runtime_killed_while_idle_is_replaced_before_the_next_invocation(runt
         path, body = endpoint.next()
         assert path == "/invocations/after-kill/response", body
         assert json.loads(json.loads(body)["body"])["pid"] != environment.pid
-    finally:
-        init.stop()
 
 
 def test_an_init_that_fails_is_reported_to_localstack_as_a_status_error(runtime_dir: Path, endpoint: LocalStackEndpoint) -> None:
     # Given a function whose module cannot be imported
-    init = started("broken.handler", runtime_dir, endpoint)
-    try:
+    with started("broken.handler", runtime_dir, endpoint):
         # Then LocalStack hears of the failed init, with the runtime's own error
         path, body = endpoint.next()
         assert path == "/status/executor-1/error"
         assert json.loads(body)["errorType"] == "Runtime.ImportModuleError"
-    finally:
-        init.stop()
 
 
 def test_an_init_that_outlasts_its_limit_is_reported_as_such_not_as_an_exit(
@@ -198,11 +191,8 @@ def test_an_init_that_outlasts_its_limit_is_reported_as_such_not_as_an_exit(
 ) -> None:
     # Given a function whose init takes 5 s, and an init limit of 0.5 s (LocalStack's start-up timeout, under a cold-start storm)
     (tmp_path / "slow_init.py").write_text("import time\n\ntime.sleep(5)\n\n\ndef handler(event, context):\n    return {}\n")
-    init = started("slow_init.handler", runtime_dir, endpoint, init_timeout_s=0.5, code=tmp_path)
-    try:
+    with started("slow_init.handler", runtime_dir, endpoint, init_timeout_s=0.5, code=tmp_path):
         # Then LocalStack hears that the init ran out of time, not that the runtime exited
         path, body = endpoint.next()
         assert path == "/status/executor-1/error"
         assert json.loads(body)["errorMessage"] == "the runtime did not finish its init within 0.5 s"
-    finally:
-        init.stop()
