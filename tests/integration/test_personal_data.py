@@ -45,6 +45,10 @@ def test_cards_leave_no_trace_in_data_logs_or_spans(
     book = new_book(api, estoque=5)
     for card in CARDS:
         assert order(api, book["id"], card=card).status_code in {201, 402}
+    # And a client that sent its card number as the Idempotency-Key too (the key is stored with the order)
+    first = order(api, book["id"], card=CARDS[0], key=CARDS[0]["numero"])
+    assert first.status_code in {201, 402}
+    assert order(api, book["id"], card=CARDS[0], key=CARDS[0]["numero"]).json() == first.json()  # still the same order
     # And a payment refused for a card that fails the Luhn check
     bad = {**CARDS[0], "numero": "5555555555554445"}
     assert (

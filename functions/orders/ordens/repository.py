@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from uuid import UUID
 
 from bookstore_shared.database import Connection, Database
@@ -32,7 +33,15 @@ class PostgresOrdensRepository:
                 "INSERT INTO ordens (id, idempotency_key, livro_id, quantidade, valor_total, status, traceparent, em_processamento_ate)"
                 " VALUES (%s, %s, %s, %s, %s, 'PENDENTE', %s, now() + make_interval(secs => %s))"
                 " ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
-                (ordem.id, ordem.idempotency_key, ordem.livro_id, ordem.quantidade, ordem.valor_total, ordem.traceparent, posse_segundos),
+                (
+                    ordem.id,
+                    _stored_key(ordem.idempotency_key),
+                    ordem.livro_id,
+                    ordem.quantidade,
+                    ordem.valor_total,
+                    ordem.traceparent,
+                    posse_segundos,
+                ),
             ).fetchone()
             return row is not None
 
@@ -47,7 +56,7 @@ class PostgresOrdensRepository:
 
     def select_ordem_da_chave(self, idempotency_key: str) -> OrdemRegistrada | None:
         def work(connection: Connection) -> OrdemRegistrada | None:
-            row = connection.execute(SELECT_ORDEM + " WHERE idempotency_key = %s", (idempotency_key,)).fetchone()
+            row = connection.execute(SELECT_ORDEM + " WHERE idempotency_key = %s", (_stored_key(idempotency_key),)).fetchone()
             return OrdemRegistrada.model_validate(row) if row else None
 
         return self._database.run(work)
@@ -98,3 +107,9 @@ class PostgresOrdensRepository:
             return OrdemRegistrada.model_validate(row) if row else None
 
         return self._database.run(work)
+
+
+def _stored_key(idempotency_key: str | None) -> str | None:
+    """How an Idempotency-Key is stored: its SHA-256. The key is the client's own text, and whatever
+    it put there (a card number, a name) must not land in the database; equal keys still match."""
+    return hashlib.sha256(idempotency_key.encode()).hexdigest() if idempotency_key is not None else None

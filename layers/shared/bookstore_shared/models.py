@@ -9,7 +9,6 @@ from typing import Annotated
 from uuid import UUID
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema, field_validator
-from pydantic_core import PydanticCustomError
 from pydantic_extra_types.payment import PaymentCardNumber
 
 
@@ -52,19 +51,6 @@ CanonicalId = Annotated[int, BeforeValidator(_canonical_id)]
 
 def _digits_only(value: object) -> object:
     return re.sub(r"[\s-]", "", value) if isinstance(value, str) else value
-
-
-def looks_like_a_card_number(text: str) -> bool:
-    """Whether `text` (spaces and dashes aside) is a card number: 12 to 19 digits that pass the
-    Luhn check, as the card model accepts them. For values that must never hold one."""
-    digits = str(_digits_only(text))
-    if not (digits.isascii() and digits.isdigit() and 12 <= len(digits) <= 19):
-        return False
-    try:
-        PaymentCardNumber.validate_luhn_check_digit(digits)
-    except PydanticCustomError:
-        return False
-    return True
 
 
 class Cartao(BaseModel):
