@@ -47,6 +47,7 @@ class LambdaInit:
         self._lines_lock = threading.Lock()
         self._environment: ExecutionEnvironment | None = None
         self._stopped = False
+        self._lifecycle = threading.Lock()  # a replacement and a stop never interleave
         init = self
 
         class Handler(QuietHandler):
@@ -81,32 +82,39 @@ class LambdaInit:
         self._post(f"/status/{self._runtime_id}/error", self._environment.init_error())
 
     def stop(self) -> None:
-        self._stopped = True
-        if self._environment is not None:
-            self._environment.kill()
-        threading.Thread(target=self._server.shutdown, daemon=True).start()
+        with self._lifecycle:
+            self._stopped = True
+            if self._environment is not None:
+                self._environment.kill()
+        threading.Thread(target=self._close_server, daemon=True).start()
+
+    def _close_server(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
 
     def _invoke(self, request: dict[str, Any]) -> None:
         # The runtime may have died while idle (killed, out of memory): this invocation gets a new one.
         environment = self._live_environment()
         invoke = InvokeRequest(request["invoke-id"], request["invoked-function-arn"], request.get("trace-id") or None)
         report = environment.invoke(str(request.get("payload") or "").encode(), invoke)
+        logs = self._take_lines()  # this invocation's, before a new runtime prints its own
         # A timeout or a crash ended it during the invocation: the next one starts its new runtime now.
         self._live_environment()
-        self._post(f"/invocations/{invoke.request_id}/logs", json.dumps({"logs": self._take_lines()}).encode())
+        self._post(f"/invocations/{invoke.request_id}/logs", json.dumps({"logs": logs}).encode())
         self._post(f"/invocations/{invoke.request_id}/{_callback(report)}", report.body)
 
     def _live_environment(self) -> ExecutionEnvironment:
         """The current environment, replaced by a new one if its runtime has ended. LocalStack keeps
         the environment, and the Go init resets a runtime that ended: the next invocation runs in a
         new one (and pays its init)."""
-        environment = self._environment
-        assert environment is not None
-        if not environment.alive and not self._stopped:
-            environment.kill()  # closes its Runtime API (the process is gone already)
-            environment = ExecutionEnvironment(self.spec, environment.number + 1, self._collect, freeze=False)
-            self._environment = environment
-        return environment
+        with self._lifecycle:
+            environment = self._environment
+            assert environment is not None
+            if not environment.alive and not self._stopped:
+                environment.kill()  # closes its Runtime API (the process is gone already)
+                environment = ExecutionEnvironment(self.spec, environment.number + 1, self._collect, freeze=False)
+                self._environment = environment
+            return environment
 
     def _collect(self, line: str) -> None:
         with self._lines_lock:

@@ -101,10 +101,10 @@ class LocalCloudRuntimeExecutor(RuntimeExecutor):
             environment=environment,
             region=version.id.region,
             account_id=version.id.account,
-            # LocalStack's start-up timeout (LAMBDA_RUNTIME_ENVIRONMENT_TIMEOUT, from the compose file;
-            # LocalStack's default 20 s) governs the init, not Lambda's 10 s + timeout: LocalStack
-            # waits that long for /ready, and a cold-start storm on few cores can need it.
-            init_timeout_s=float(config.LAMBDA_RUNTIME_ENVIRONMENT_TIMEOUT),
+            # Just under LocalStack's start-up timeout (LAMBDA_RUNTIME_ENVIRONMENT_TIMEOUT, from the
+            # compose file): LocalStack's own timer of that length would stop the environment first,
+            # and its log would say less than ours (why the init ended).
+            init_timeout_s=max(1.0, float(config.LAMBDA_RUNTIME_ENVIRONMENT_TIMEOUT) - 1),
         )
 
 

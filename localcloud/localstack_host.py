@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import re
-import shlex
 import signal
 import subprocess
 import sys
@@ -127,7 +126,7 @@ class LocalStackHost:
         for stop in reversed(self._stops):
             try:
                 stop()
-            except Exception as error:  # one part failing to stop must not leave the others running
+            except BaseException as error:  # a part failing (or a Ctrl-C) must not leave the others running
                 print(f"localstack host: stopping failed: {error}", file=sys.stderr)
         self._stops.clear()
 
@@ -160,22 +159,27 @@ class LocalStackHost:
     def _database(self) -> DatabaseServer:
         if self._postgres is None:
             postgres = EmbeddedPostgres(self.args.state_dir / "postgres")
+            # Stopped last (after LocalStack, whose functions use it), and even if interrupted while starting.
+            self._stops.insert(0, postgres.stop)
             postgres.start()
-            self._stops.append(postgres.stop)
             self._postgres = postgres
         return self._postgres.server
 
     def _write_session(self) -> None:
         lines = [
-            f"# Written by python -m localcloud.localstack_host (pid {os.getpid()}) while it runs; read by localstack/docker-path.sh.",
+            f"# Written by python -m localcloud.localstack_host (pid {os.getpid()}) while it runs; read by localstack/docker-path.sh",
             f"LOCALSTACK_HOST_PID={os.getpid()}",
             "# Where the functions, processes on this host, reach LocalStack and the OTLP receiver.",
             f"FUNCTIONS_REACH_LOCALSTACK={self.endpoint}",
             f"FUNCTIONS_REACH_COLLECTOR=http://{HOST}:{self.args.otlp_port}",
-            "# Where the OTLP receiver writes its JSON lines (localstack/deploy.sh says so).",
-            f"TELEMETRY_DIR={shlex.quote(str(self.args.telemetry_dir))}",
+            "# Where make deploy deploys to, and where the OTLP receiver writes its JSON lines.",
+            f"LOCALSTACK_HOST_ENDPOINT={self.endpoint}",
+            f"TELEMETRY_DIR={self.args.telemetry_dir}",
         ]
-        self.session_file.write_text("\n".join(lines) + "\n")
+        # NAME=value lines, read (not sourced) by docker-path.sh; replaced whole, never half-written.
+        partial = self.session_file.with_suffix(".partial")
+        partial.write_text("\n".join(lines) + "\n")
+        partial.replace(self.session_file)
         self._wrote_session = True
 
 
@@ -234,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"localstack host: {error}", file=sys.stderr)
         return 1
     finally:
+        stopping.set()  # a Ctrl-C from here on must not cut the stop short (PostgreSQL would outlive us)
         host.stop()
 
 

@@ -9,15 +9,16 @@
 # parameter named `<ApiLogicalId>Url` overrides where other services reach that API.
 #   localstack/deploy.sh                 (make deploy)
 # Environment: LOCALSTACK_ENDPOINT (http://localhost:4566), STACK_NAME (bookstore), STAGE (dev),
-# LOCALSTACK_SESSION (make localstack's session file, read by localstack/docker-path.sh).
+# LOCALSTACK_SESSION (make localstack's session file, read by localstack/docker-path.sh; while it
+# runs, LocalStack's endpoint defaults to the session's).
 # The region is the Docker path's (localstack/docker-path.sh): a preset AWS_REGION or
 # AWS_DEFAULT_REGION that differs is refused, since make up wrote the secrets there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=localstack/docker-path.sh
-source localstack/docker-path.sh
+DOCKER_PATH_READS_SESSION=1 source localstack/docker-path.sh
 
-export AWS_ENDPOINT_URL=${LOCALSTACK_ENDPOINT:-http://localhost:4566} SAM_CLI_TELEMETRY=0
+export AWS_ENDPOINT_URL=${LOCALSTACK_ENDPOINT:-${LOCALSTACK_SESSION_ENDPOINT:-http://localhost:4566}} SAM_CLI_TELEMETRY=0
 STACK=${STACK_NAME:-bookstore}
 STAGE=${STAGE:-dev}
 SAM=${SAM:-sam}
@@ -64,10 +65,10 @@ fi
 echo
 echo "Bookstore on LocalStack (stack $STACK), each service.name and its API's base URL:"
 printf '%s\n' "${urls[@]}"
-if [ "$FUNCTIONS_REACH_COLLECTOR" = http://otel-collector:4318 ]; then
+if [ -z "$LOCALSTACK_SESSION_ENDPOINT" ]; then
     echo "Traces: http://localhost:16686 (Jaeger), and make traces (.local/telemetry/traces.jsonl)"
 else
-    # make localstack's session file (sourced by docker-path.sh) names the receiver's directory
-    traces=${TELEMETRY_DIR:-.local/telemetry}/traces.jsonl
+    # make localstack's session file (read by docker-path.sh) names the receiver's directory
+    traces=${LOCALSTACK_SESSION_TELEMETRY:-.local/telemetry}/traces.jsonl
     printf "Traces: %s, written by make localstack's OTLP receiver (make traces ARGS=%q)\n" "$traces" "$traces"
 fi

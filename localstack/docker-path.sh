@@ -23,18 +23,31 @@ export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
 unset AWS_SESSION_TOKEN AWS_SECURITY_TOKEN AWS_PROFILE AWS_DEFAULT_PROFILE AWS_ENDPOINT_URL
 
 # Where the functions reach LocalStack and the Collector: inside the Docker network, by their
-# compose service names. While `make localstack` runs (LocalStack without Docker), its session
-# file says where instead: the functions are processes on this host.
+# compose service names.
 FUNCTIONS_REACH_LOCALSTACK=http://localstack:4566
 FUNCTIONS_REACH_COLLECTOR=http://otel-collector:4318
-localstack_session=${LOCALSTACK_SESSION:-"$(dirname "${BASH_SOURCE[0]}")/../.local/localstack/session.env"}
-if [ -f "$localstack_session" ]; then
-    # shellcheck disable=SC1090 # written by python -m localcloud.localstack_host
-    source "$localstack_session"
-    if ! kill -0 "${LOCALSTACK_HOST_PID:-0}" 2>/dev/null; then  # left by a run that was killed
-        FUNCTIONS_REACH_LOCALSTACK=http://localstack:4566
-        FUNCTIONS_REACH_COLLECTOR=http://otel-collector:4318
+# make deploy only (DOCKER_PATH_READS_SESSION=1): while make localstack runs (LocalStack without
+# Docker), its session file says where instead, since the functions are processes on this host.
+# The file is read, not sourced, and trusted only while its pid is that runner (not a file left by
+# a killed run, not a reused pid) and it names the LocalStack deployed to (LOCALSTACK_ENDPOINT,
+# when set). make sam-local and provisioning run containers: they never read it.
+LOCALSTACK_SESSION_ENDPOINT=
+LOCALSTACK_SESSION_TELEMETRY=
+# shellcheck disable=SC2034 # the session's endpoint and telemetry folder are deploy.sh's
+if [ "${DOCKER_PATH_READS_SESSION:-}" = 1 ]; then
+    localstack_session=${LOCALSTACK_SESSION:-"$(dirname "${BASH_SOURCE[0]}")/../.local/localstack/session.env"}
+    session_value() { sed -n "s/^$1=//p" "$localstack_session" 2>/dev/null | head -n 1; }
+    session_pid=$(session_value LOCALSTACK_HOST_PID)
+    session_endpoint=$(session_value LOCALSTACK_HOST_ENDPOINT)
+    if [[ "$session_pid" =~ ^[0-9]+$ ]] && ps -o args= -p "$session_pid" 2>/dev/null | grep -q "localcloud.localstack_host" &&
+        { [ -z "${LOCALSTACK_ENDPOINT:-}" ] || [ "$LOCALSTACK_ENDPOINT" = "$session_endpoint" ]; }; then
+        FUNCTIONS_REACH_LOCALSTACK=$(session_value FUNCTIONS_REACH_LOCALSTACK)
+        FUNCTIONS_REACH_COLLECTOR=$(session_value FUNCTIONS_REACH_COLLECTOR)
+        LOCALSTACK_SESSION_ENDPOINT=$session_endpoint
+        LOCALSTACK_SESSION_TELEMETRY=$(session_value TELEMETRY_DIR)
     fi
+    unset -f session_value
+    unset session_pid session_endpoint localstack_session
 fi
 
 # Template parameters of both Docker paths (and of make localstack). AwsEndpointUrl: the

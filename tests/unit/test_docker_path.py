@@ -12,6 +12,7 @@ import shutil
 import stat
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -164,7 +165,12 @@ def docker_path_parameters(session: Path = Path("/nonexistent/session.env")) -> 
     """The template parameters both Docker paths pass (localstack/docker-path.sh), as bash sees them
     (with `session` as make localstack's session file: none by default)."""
     script = f'source {LOCALSTACK / "docker-path.sh"} && printf "%s\\n" "${{DOCKER_PATH_PARAMETERS[@]}}"'
-    environment = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/"), "LOCALSTACK_SESSION": str(session)}
+    environment = {
+        "PATH": os.environ["PATH"],
+        "HOME": os.environ.get("HOME", "/"),
+        "LOCALSTACK_SESSION": str(session),
+        "DOCKER_PATH_READS_SESSION": "1",  # as make deploy sources it
+    }
     result = subprocess.run(["bash", "-c", script], env=environment, capture_output=True, text=True, check=False)  # noqa: S603, S607
     assert result.returncode == 0, result.stderr
     return dict(line.split("=", 1) for line in result.stdout.splitlines())
@@ -189,13 +195,27 @@ def test_make_deploy_and_sam_local_share_the_docker_paths_parameters() -> None:
     assert set(docker_path_parameters()) == {"OtlpEndpoint", "AwsEndpointUrl", "DependencyTimeoutSeconds"}
 
 
-def test_while_make_localstack_runs_make_deploy_points_the_functions_at_this_host(tmp_path: Path) -> None:
-    # Given the session file make localstack writes while it runs (its pid alive: this test's)
+@pytest.fixture
+def runner() -> Iterator[int]:
+    """A process that looks like make localstack's runner (its command line names the module)."""
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", "localcloud.localstack_host"])
+    yield process.pid
+    process.kill()
+    process.wait()
+
+
+def session_file(tmp_path: Path, pid: int, endpoint: str = "http://127.0.0.1:4599") -> Path:
     session = tmp_path / "session.env"
     session.write_text(
-        f"LOCALSTACK_HOST_PID={os.getpid()}\nFUNCTIONS_REACH_LOCALSTACK=http://127.0.0.1:4599\n"
-        "FUNCTIONS_REACH_COLLECTOR=http://127.0.0.1:4399\n"
+        f"# a comment\nLOCALSTACK_HOST_PID={pid}\nFUNCTIONS_REACH_LOCALSTACK={endpoint}\n"
+        f"FUNCTIONS_REACH_COLLECTOR=http://127.0.0.1:4399\nLOCALSTACK_HOST_ENDPOINT={endpoint}\nTELEMETRY_DIR=/tmp/t\n"
     )
+    return session
+
+
+def test_while_make_localstack_runs_make_deploy_points_the_functions_at_this_host(tmp_path: Path, runner: int) -> None:
+    # Given the session file make localstack writes while it runs
+    session = session_file(tmp_path, runner)
     # Then the functions, processes on this host, reach LocalStack and the receiver where it says
     parameters = docker_path_parameters(session)
     assert parameters["AwsEndpointUrl"] == "http://127.0.0.1:4599"
@@ -209,10 +229,24 @@ def test_a_session_file_left_by_a_killed_make_localstack_is_ignored(tmp_path: Pa
     # Given a session file whose process is gone (make localstack killed with -9: it could not remove it)
     gone = subprocess.Popen(["true"])  # noqa: S607
     gone.wait()
-    session = tmp_path / "session.env"
-    session.write_text(f"LOCALSTACK_HOST_PID={gone.pid}\nFUNCTIONS_REACH_LOCALSTACK=http://127.0.0.1:4599\n")
     # Then make deploy deploys for the Docker network, as without one
-    assert docker_path_parameters(session)["AwsEndpointUrl"] == "http://localstack:4566"
+    assert docker_path_parameters(session_file(tmp_path, gone.pid))["AwsEndpointUrl"] == "http://localstack:4566"
+
+
+def test_a_session_whose_pid_is_now_another_process_is_ignored(tmp_path: Path) -> None:
+    # Given a session file whose pid was reused by an unrelated process (here: this test's)
+    assert docker_path_parameters(session_file(tmp_path, os.getpid()))["AwsEndpointUrl"] == "http://localstack:4566"
+
+
+def test_only_make_deploy_reads_the_session_not_sam_local_or_provisioning(tmp_path: Path, runner: int) -> None:
+    # Given make localstack running
+    session = session_file(tmp_path, runner)
+    # When docker-path.sh is sourced as make sam-local and provision.sh source it (their functions run in containers)
+    script = f'source {LOCALSTACK / "docker-path.sh"} && printf "%s\\n" "${{DOCKER_PATH_PARAMETERS[@]}}"'
+    environment = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/"), "LOCALSTACK_SESSION": str(session)}
+    result = subprocess.run(["bash", "-c", script], env=environment, capture_output=True, text=True, check=False)  # noqa: S603, S607
+    # Then they keep the Docker network's names
+    assert "AwsEndpointUrl=http://localstack:4566" in result.stdout.splitlines()
 
 
 def test_localstack_without_docker_runs_with_the_compose_files_settings_less_what_only_docker_needs(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ SELECT_ORDEM = f"SELECT {COLUMNS} FROM ordens"  # noqa: S608 - constants only
 RECONCILIAR_PROXIMA = (
     "UPDATE ordens SET reconciliada_em = now(), atualizada_em = now()"  # noqa: S608 - constants only
     " WHERE id = (SELECT id FROM ordens WHERE status = 'PENDENTE' AND atualizada_em < now() - make_interval(secs => %s)"
+    "             AND (em_processamento_ate IS NULL OR em_processamento_ate < now())"  # never while a request owns it
     "             ORDER BY atualizada_em LIMIT 1 FOR UPDATE SKIP LOCKED)"
     f" RETURNING {COLUMNS}"
 )
