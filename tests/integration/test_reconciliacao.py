@@ -44,8 +44,13 @@ def kill_busy_environment(cloud: LocalCloud, function: str) -> None:
 
 
 def age(db: DB, ordem_id: str, minutes: int) -> None:
-    """As if no request had touched the order for that long (the reconciler's threshold is 5 min)."""
-    db["ordens"].execute("UPDATE ordens SET atualizada_em = now() - make_interval(mins => %s) WHERE id = %s", (minutes, ordem_id))
+    """As if no request had touched the order for that long (the reconciler's threshold is 5 min):
+    its last update and its owner's deadline (long past by then) move back together."""
+    db["ordens"].execute(
+        "UPDATE ordens SET atualizada_em = now() - make_interval(mins => %s),"
+        " em_processamento_ate = em_processamento_ate - make_interval(mins => %s) WHERE id = %s",
+        (minutes, minutes, ordem_id),
+    )
 
 
 def reconcile(cloud: LocalCloud) -> dict[str, Any]:

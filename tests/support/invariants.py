@@ -52,7 +52,10 @@ def reconcile_everything(run_reconciler: Callable[[], dict[str, Any]], db: DB, t
     none is left (a run leaves an order whose dependency fails for a later one)."""
     deadline = time.monotonic() + timeout_s
     while True:
-        db["ordens"].execute("UPDATE ordens SET atualizada_em = now() - interval '10 minutes' WHERE status = 'PENDENTE'")
+        db["ordens"].execute(
+            "UPDATE ordens SET atualizada_em = now() - interval '10 minutes',"
+            " em_processamento_ate = em_processamento_ate - interval '10 minutes' WHERE status = 'PENDENTE'"
+        )
         run = run_reconciler()
         assert run["outcome"] == "response", run
         if db["ordens"].execute("SELECT count(*) FROM ordens WHERE status = 'PENDENTE'").fetchone() == (0,):
