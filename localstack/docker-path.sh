@@ -33,13 +33,14 @@ FUNCTIONS_REACH_COLLECTOR=http://otel-collector:4318
 # when set). make sam-local and provisioning run containers: they never read it.
 LOCALSTACK_SESSION_ENDPOINT=
 LOCALSTACK_SESSION_TELEMETRY=
+localstack_session=${LOCALSTACK_SESSION:-"$(dirname "${BASH_SOURCE[0]}")/../.local/localstack/session.env"}
 # shellcheck disable=SC2034 # the session's endpoint and telemetry folder are deploy.sh's
-if [ "${DOCKER_PATH_READS_SESSION:-}" = 1 ]; then
-    localstack_session=${LOCALSTACK_SESSION:-"$(dirname "${BASH_SOURCE[0]}")/../.local/localstack/session.env"}
-    session_value() { sed -n "s/^$1=//p" "$localstack_session" 2>/dev/null | head -n 1; }
+if [ "${DOCKER_PATH_READS_SESSION:-}" = 1 ] && [ -f "$localstack_session" ]; then
+    # (never fails: the scripts that source this run with set -euo pipefail)
+    session_value() { sed -n "s/^$1=//p" "$localstack_session" | head -n 1 || true; }
     session_pid=$(session_value LOCALSTACK_HOST_PID)
     session_endpoint=$(session_value LOCALSTACK_HOST_ENDPOINT)
-    if [[ "$session_pid" =~ ^[0-9]+$ ]] && ps -o args= -p "$session_pid" 2>/dev/null | grep -q "localcloud.localstack_host" &&
+    if [[ "$session_pid" =~ ^[0-9]+$ ]] && [[ "$(ps -o args= -p "$session_pid" 2>/dev/null || true)" == *localcloud.localstack_host* ]] &&
         { [ -z "${LOCALSTACK_ENDPOINT:-}" ] || [ "$LOCALSTACK_ENDPOINT" = "$session_endpoint" ]; }; then
         FUNCTIONS_REACH_LOCALSTACK=$(session_value FUNCTIONS_REACH_LOCALSTACK)
         FUNCTIONS_REACH_COLLECTOR=$(session_value FUNCTIONS_REACH_COLLECTOR)
@@ -47,8 +48,9 @@ if [ "${DOCKER_PATH_READS_SESSION:-}" = 1 ]; then
         LOCALSTACK_SESSION_TELEMETRY=$(session_value TELEMETRY_DIR)
     fi
     unset -f session_value
-    unset session_pid session_endpoint localstack_session
+    unset session_pid session_endpoint
 fi
+unset localstack_session
 
 # Template parameters of both Docker paths (and of make localstack). AwsEndpointUrl: the
 # template's empty default would hide the endpoint LocalStack injects, and sam local injects none.

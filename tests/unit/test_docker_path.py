@@ -164,7 +164,7 @@ def test_make_down_and_logs_work_without_localstack_env(target: str) -> None:
 def docker_path_parameters(session: Path = Path("/nonexistent/session.env")) -> dict[str, str]:
     """The template parameters both Docker paths pass (localstack/docker-path.sh), as bash sees them
     (with `session` as make localstack's session file: none by default)."""
-    script = f'source {LOCALSTACK / "docker-path.sh"} && printf "%s\\n" "${{DOCKER_PATH_PARAMETERS[@]}}"'
+    script = f'set -euo pipefail; source {LOCALSTACK / "docker-path.sh"}; printf "%s\\n" "${{DOCKER_PATH_PARAMETERS[@]}}"'
     environment = {
         "PATH": os.environ["PATH"],
         "HOME": os.environ.get("HOME", "/"),
@@ -242,7 +242,7 @@ def test_only_make_deploy_reads_the_session_not_sam_local_or_provisioning(tmp_pa
     # Given make localstack running
     session = session_file(tmp_path, runner)
     # When docker-path.sh is sourced as make sam-local and provision.sh source it (their functions run in containers)
-    script = f'source {LOCALSTACK / "docker-path.sh"} && printf "%s\\n" "${{DOCKER_PATH_PARAMETERS[@]}}"'
+    script = f'set -euo pipefail; source {LOCALSTACK / "docker-path.sh"}; printf "%s\\n" "${{DOCKER_PATH_PARAMETERS[@]}}"'
     environment = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/"), "LOCALSTACK_SESSION": str(session)}
     result = subprocess.run(["bash", "-c", script], env=environment, capture_output=True, text=True, check=False)  # noqa: S603, S607
     # Then they keep the Docker network's names
