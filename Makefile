@@ -70,7 +70,7 @@ bench: install ## Benchmarks (not tests): latency and cold starts through the lo
 # LocalStack 4.14 needs Python 3.13 (it imports warnings.deprecated): its own venv, from its lock.
 LOCALSTACK_VENV := .local/localstack/venv
 $(LOCALSTACK_VENV)/.installed: localstack/host/requirements.txt
-	@test -x $(LOCALSTACK_VENV)/bin/python || "$$(scripts/find-python 3.13)" -m venv $(LOCALSTACK_VENV)
+	@test -x $(LOCALSTACK_VENV)/bin/python || { python=$$(scripts/find-python 3.13) && "$$python" -m venv $(LOCALSTACK_VENV); }
 	$(LOCALSTACK_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r localstack/host/requirements.txt
 	@touch $@
 
@@ -100,7 +100,7 @@ up: install ## Docker: start PostgreSQL, LocalStack, the Collector and Jaeger, t
 	$(COMPOSE) up -d --wait
 	PYTHON=$(PY) localstack/provision.sh
 
-deploy: install ## Docker: build and deploy template.yaml into LocalStack, print the API URLs
+deploy: install ## Build and deploy template.yaml into LocalStack (make localstack, or make up on Docker), print the API URLs
 	PYTHON=$(PY) localstack/deploy.sh
 
 down: ## Docker: stop the containers (add ARGS=-v to delete the database volume)
