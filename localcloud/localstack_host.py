@@ -24,7 +24,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -34,6 +33,7 @@ import yaml
 
 from localcloud import packaging
 from localcloud import template as templates
+from localcloud.__main__ import parse_overrides
 from localcloud.cloud import StartupContext, check_port_free, run_startup_hooks, start_receiver, startup_hook, terminated_with
 from localcloud.errors import LocalCloudError
 from localcloud.lambda_init import PYTHON_VARIABLE, RUNTIME_DIR_VARIABLE
@@ -207,8 +207,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--startup", action="append", default=[], metavar="MODULE:FUNCTION")
     parser.add_argument("--parameter-overrides", action="append", default=[], help="the template's parameters, for the hooks")
     args = parser.parse_args(argv)
-    from localcloud.__main__ import parse_overrides
-
     args.parameter_overrides = parse_overrides(args.parameter_overrides)
     args.state_dir = _directory(args.state_dir.resolve())
     args.localstack_python = str(Path(args.localstack_python).absolute())

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import boto3
 import httpx
+import psutil
 import pytest
 
 from bookstore_dev import template
@@ -165,36 +166,25 @@ def test_a_second_make_localstack_refused_by_the_port_check_leaves_the_running_o
 
 def test_ctrl_c_stops_localstack_its_environments_postgres_and_the_receiver_and_removes_the_session(localstack: LocalStackSession) -> None:
     # Given make localstack running, with warm execution environments (the order above started them)
-    children = descendants(localstack.process.pid)
-    assert any("localstack.runtime.main" in command for command in children.values())
-    assert any("awslambdaric" in command for command in children.values())
-    postmaster = int((localstack.state_dir / "postgres" / "postmaster.pid").read_text().split()[0])
+    family = psutil.Process(localstack.process.pid).children(recursive=True)
+    commands = [" ".join(process.cmdline()) for process in family]
+    assert any("localstack.runtime.main" in command for command in commands)
+    assert any("awslambdaric" in command for command in commands)
+    family.append(psutil.Process(int((localstack.state_dir / "postgres" / "postmaster.pid").read_text().split()[0])))
     # When a person presses Ctrl-C
     localstack.process.send_signal(signal.SIGINT)
     # Then it ends cleanly, and with it LocalStack, every environment, the receiver and PostgreSQL
     assert localstack.process.wait(timeout=90) == 0, localstack.output()[-3000:]
-    wait_until(lambda: not any(alive(pid) for pid in [*children, postmaster]), "every process of the session ended", timeout_s=30)
+    wait_until(lambda: not any(alive(process) for process in family), "every process of the session ended", timeout_s=30)
     # And make deploy no longer finds a session to deploy into
     assert not localstack.session_file.exists()
 
 
-def descendants(pid: int) -> dict[int, str]:
-    """Every process below `pid`, with its command line."""
-    found: dict[int, str] = {}
-    # Each thread's own children: LocalStack starts the environments from worker threads.
-    children = {child for task in Path(f"/proc/{pid}/task").iterdir() for child in (task / "children").read_text().split()}
-    for child in children:
-        command = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        found |= {int(child): command, **descendants(int(child))}
-    return found
-
-
-def alive(pid: int) -> bool:
+def alive(process: psutil.Process) -> bool:
     try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
+        return bool(process.is_running() and process.status() != psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
         return False
-    return state != "Z"
 
 
 def test_localstacks_ready_hooks_run_and_one_that_fails_stops_make_localstack(tmp_path: Path) -> None:
