@@ -166,9 +166,11 @@ class LocalCloud:
         for function in template.functions.values():
             code = templates.code_path(template, function.codeuri)
             layer_paths: list[Path] = []
+            extensions: list[Path] = []
             for layer in function.layers:
                 content = templates.code_path(template, layer.codeuri)
                 layer_paths += [content, packaging.install(content / "requirements.txt", build / "layers" / layer.name)]
+                extensions += packaging.extensions(content)
             function_requirements = code / "requirements.txt"
             if function_requirements.exists() and packaging.has_requirements(function_requirements):
                 layer_paths.insert(0, packaging.install(function_requirements, build / "functions" / function.name))
@@ -183,6 +185,7 @@ class LocalCloud:
                 task_root=code,
                 environment=templates.environment(template, function, env_vars, self.url, {**injected, **role.environment()}),
                 region=templates.REGION,
+                extensions=tuple(extensions),
             )
             self.pools[function.name] = FunctionPool(
                 spec,

@@ -6,6 +6,7 @@ the packages its requirements declare, installed as `sam build` would), and the 
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
@@ -54,3 +55,12 @@ def install(requirements: Path, target: Path, *, hashed: bool = False) -> Path:
 def has_requirements(requirements: Path) -> bool:
     lines = (line.split("#", 1)[0].strip() for line in requirements.read_text().splitlines())
     return any(lines)
+
+
+def extensions(layer: Path) -> list[Path]:
+    """A layer's external extensions: the executables in its `extensions/` folder (on AWS,
+    /opt/extensions, where Lambda starts each one before the runtime)."""
+    folder = layer / "extensions"
+    if not folder.is_dir():
+        return []
+    return sorted(path for path in folder.iterdir() if path.is_file() and os.access(path, os.X_OK))

@@ -10,6 +10,9 @@ from dataclasses import dataclass
 
 from localcloud.environment import ExecutionEnvironment, FunctionSpec, InvocationReport, Outcome
 
+# Outcomes after which the environment has ended itself.
+ENDED = {Outcome.TIMEOUT, Outcome.CRASH, Outcome.INIT_ERROR}
+
 
 class Throttled(Exception):
     """Every environment is busy and the function is at its concurrency limit."""
@@ -45,6 +48,8 @@ class FunctionPool:
         self._closed = False
 
     def invoke(self, payload: bytes) -> InvocationReport:
+        """The invocation's report as soon as the runtime has answered. While extensions still work
+        on it, the environment stays busy and ends its invocation in the background."""
         environment = self._acquire()
         try:
             report = environment.invoke(payload)
@@ -52,9 +57,20 @@ class FunctionPool:
             # A bug here, not the function's: end that environment and give its slot back.
             self._release(environment, reusable=False)
             raise
-        # A timed-out, crashed or never-ready environment has already ended itself.
-        self._release(environment, reusable=report.outcome not in {Outcome.TIMEOUT, Outcome.CRASH, Outcome.INIT_ERROR})
+        if environment.extensions_at_work:
+            threading.Thread(target=self._complete, args=(environment,), name=f"{self.spec.name}-post-runtime", daemon=True).start()
+        else:
+            self._complete(environment)
         return report
+
+    def _complete(self, environment: ExecutionEnvironment) -> None:
+        try:
+            report = environment.complete()
+        except BaseException:
+            self._release(environment, reusable=False)
+            raise
+        # A timed-out, crashed or never-ready environment has already ended itself.
+        self._release(environment, reusable=report is not None and report.outcome not in ENDED)
 
     def _release(self, environment: ExecutionEnvironment, reusable: bool) -> None:
         with self._changed:
@@ -102,8 +118,7 @@ class FunctionPool:
         with self._changed:
             expired = [idle for idle in self._idle if now - idle.since > idle_timeout_s]
             self._idle = [idle for idle in self._idle if idle not in expired]
-        for idle in expired:
-            idle.environment.kill()
+        _shut_down([idle.environment for idle in expired])
         return len(expired)
 
     def recycle(self) -> int:
@@ -111,8 +126,7 @@ class FunctionPool:
         with self._changed:
             self._generation += 1
             retired, self._idle = self._idle, []
-        for idle in retired:
-            idle.environment.kill()
+        _shut_down([idle.environment for idle in retired])
         return len(retired)
 
     def close(self) -> None:
@@ -162,3 +176,12 @@ class FunctionPool:
             self._starting -= 1
             self._busy[environment] = generation
         return environment
+
+
+def _shut_down(environments: list[ExecutionEnvironment]) -> None:
+    """Ends environments side by side: each may give its extensions up to 2 s for SHUTDOWN."""
+    threads = [threading.Thread(target=environment.shutdown, name="shutdown", daemon=True) for environment in environments]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()

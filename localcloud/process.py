@@ -42,6 +42,10 @@ def wait_until(condition: Callable[[], T | None], what: str, timeout_s: float = 
     return value
 
 
+def _ms(field: str) -> float:
+    return float(field.split()[0])  # "12.34 ms"
+
+
 @dataclass(frozen=True)
 class Report:
     function: str
@@ -49,6 +53,7 @@ class Report:
     duration_ms: float
     init_duration_ms: float | None
     line: str
+    post_runtime_ms: float | None = None  # PostRuntimeExtensionsDuration, when extensions took part
 
     @property
     def cold(self) -> bool:
@@ -122,10 +127,15 @@ class LocalCloudProcess:
             match = REPORT.match(line)
             if match and match["function"] == function:
                 fields = dict(field.split(": ", 1) for field in match["fields"].split("\t"))
-                init = fields.get("Init Duration")
+                init, post = fields.get("Init Duration"), fields.get("PostRuntimeExtensionsDuration")
                 found.append(
                     Report(
-                        function, match["request_id"], float(fields["Duration"].split()[0]), float(init.split()[0]) if init else None, line
+                        function,
+                        match["request_id"],
+                        _ms(fields["Duration"]),
+                        _ms(init) if init else None,
+                        line,
+                        _ms(post) if post else None,
                     )
                 )
         return found
