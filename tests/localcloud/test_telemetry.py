@@ -207,11 +207,51 @@ def test_two_hundred_orders_under_the_freeze_are_two_hundred_complete_traces(boo
     assert sum(is_complete(trace_in(spans, trace_id)) for trace_id in trace_ids) == 200
 
 
+def test_an_orders_telemetry_leaves_after_its_response_through_the_extension(bookstore_cloud: LocalCloudProcess) -> None:
+    # Given the Bookstore as `make run` starts it (BOOKSTORE_TELEMETRY_EXPORT=extension, freeze on)
+    livro_id = new_book(bookstore_cloud)
+    order(bookstore_cloud, livro_id)  # warm
+    mark = bookstore_cloud.mark()
+
+    # When an order is placed
+    trace_id, response = order(bookstore_cloud, livro_id)
+    assert response.status_code == 201
+
+    # Then each function's invocation ended after its extension exported: REPORT says how long that took
+    for function in ("CriarOrdemFunction", "ReservarEstoqueFunction", "CriarPagamentoFunction"):
+        reports = bookstore_cloud.reports(function, mark, expected=1)
+        assert reports, f"no REPORT of {function}"
+        assert all(report.post_runtime_ms is not None for report in reports), reports[0].line
+    # And the trace arrives whole
+    assert is_complete(trace_of(bookstore_cloud, trace_id))
+
+
+@pytest.fixture(scope="module")
+def flushing_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloudProcess]:
+    """The Bookstore with BOOKSTORE_TELEMETRY_EXPORT=flush: exported before each response."""
+    cloud = bookstore_cloud(tmp_path_factory.mktemp("flushing"), variables={"BOOKSTORE_TELEMETRY_EXPORT": "flush"})
+    try:
+        yield cloud.wait_ready()
+    finally:
+        cloud.stop()
+
+
+def test_with_the_flush_switch_telemetry_leaves_before_the_response_and_no_extension_runs(flushing_cloud: LocalCloudProcess) -> None:
+    livro_id = new_book(flushing_cloud)
+    mark = flushing_cloud.mark()
+    trace_ids = [order(flushing_cloud, livro_id)[0] for _ in range(5)]
+    reports = flushing_cloud.reports("CriarOrdemFunction", mark, expected=5)
+    assert len(reports) == 5
+    assert all(report.post_runtime_ms is None for report in reports), reports[0].line
+    spans = flushing_cloud.wait_for_spans(lambda spans: all(is_complete(trace_in(spans, trace_id)) for trace_id in trace_ids))
+    assert all(is_complete(trace_in(spans, trace_id)) for trace_id in trace_ids)
+
+
 @pytest.fixture(scope="module")
 def unflushed_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloudProcess]:
-    """The Bookstore with BOOKSTORE_SKIP_FLUSH=true (through an env-vars file), freeze on."""
+    """The Bookstore with BOOKSTORE_TELEMETRY_EXPORT=none (through an env-vars file), freeze on."""
     state = tmp_path_factory.mktemp("unflushed")
-    cloud = bookstore_cloud(state, variables={"BOOKSTORE_SKIP_FLUSH": "true"})
+    cloud = bookstore_cloud(state, variables={"BOOKSTORE_TELEMETRY_EXPORT": "none"})
     try:
         yield cloud.wait_ready()
     finally:

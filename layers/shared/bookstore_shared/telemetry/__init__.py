@@ -13,8 +13,10 @@ variables (defaults apply only where a variable is unset). Once per execution en
   are 10 s and the instrumentation's 30 s); after a failed export an environment leaves the
   collector alone for 10 s instead of waiting for it on every invocation.
 
-`OTEL_SDK_DISABLED=true` turns all of it off. `BOOKSTORE_SKIP_FLUSH=true` skips the
-per-invocation flush, to show what a frozen environment does to unflushed spans.
+`OTEL_SDK_DISABLED=true` turns all of it off. `BOOKSTORE_TELEMETRY_EXPORT` says when an
+invocation's telemetry leaves: `extension` (the default: after the response, by an internal Lambda
+extension, see `extension`), `flush` (before the response) or `none` (no per-invocation export: the
+lesson of what a frozen environment does to spans still in a buffer).
 """
 
 from __future__ import annotations
@@ -36,12 +38,14 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 if TYPE_CHECKING:
     from opentelemetry.sdk.metrics.export import MetricReader
 
-    from bookstore_shared.telemetry.exporting import CollectorBreaker
+    from bookstore_shared.telemetry.exporting import CollectorBreaker, FlushAtOnce
     from bookstore_shared.telemetry.init_phase import InitPhaseBuffer
     from bookstore_shared.telemetry.otel_private import LoggerProvider
 
 DEFAULT_FLUSH_TIMEOUT_MS = 1000
+EXPORT_MODES = ("extension", "flush", "none")
 DEFAULT_EXPORT_TIMEOUT_S = 0.5
+SIGTERM_FLUSH_MS = 400  # within the 500 ms Lambda gives a runtime with an internal extension
 
 _lock = threading.Lock()
 _configured = False
@@ -134,10 +138,39 @@ def instrument_lambda_handler(module_name: str) -> None:
     others = [meter_provider] + ([_logger_provider] if _logger_provider is not None else [])
     # The instrumentation reads OTEL_INSTRUMENTATION_AWS_LAMBDA_FLUSH_TIMEOUT; ours is the default.
     os.environ.setdefault("OTEL_INSTRUMENTATION_AWS_LAMBDA_FLUSH_TIMEOUT", str(DEFAULT_FLUSH_TIMEOUT_MS))
-    AwsLambdaInstrumentor().instrument(
-        tracer_provider=FlushAtOnce(trace.get_tracer_provider(), others, skip=bool(_flag("BOOKSTORE_SKIP_FLUSH"))),
-        meter_provider=AlreadyFlushed(meter_provider),
-    )
+    flush_timeout_ms = int(os.environ["OTEL_INSTRUMENTATION_AWS_LAMBDA_FLUSH_TIMEOUT"])
+    mode = export_mode()
+    tracer_provider = FlushAtOnce(trace.get_tracer_provider(), others, mode)
+    if mode == "extension":
+        from bookstore_shared.telemetry.extension import PostResponseExport
+
+        tracer_provider.extension = PostResponseExport.register(
+            os.environ["AWS_LAMBDA_RUNTIME_API"], lambda: tracer_provider.flush_now(flush_timeout_ms)
+        )
+    _flush_on_sigterm(tracer_provider, flush_timeout_ms)
+    AwsLambdaInstrumentor().instrument(tracer_provider=tracer_provider, meter_provider=AlreadyFlushed(meter_provider))
+
+
+def export_mode() -> str:
+    """BOOKSTORE_TELEMETRY_EXPORT, checked at cold start: a typo fails the init, it is not ignored."""
+    mode = os.environ.get("BOOKSTORE_TELEMETRY_EXPORT", "extension").strip().lower()
+    if mode not in EXPORT_MODES:
+        raise ValueError(f"BOOKSTORE_TELEMETRY_EXPORT={mode!r}: expected one of {', '.join(EXPORT_MODES)}")
+    return mode
+
+
+def _flush_on_sigterm(tracer_provider: FlushAtOnce, timeout_ms: int) -> None:
+    """Lambda sends the runtime SIGTERM before it ends an environment that has extensions (ours is
+    one): what is still buffered (an export that failed, metrics between periods) leaves then.
+    The Python 3.12 runtime client polls for events in a thread, so the main thread takes signals."""
+    import signal
+    import sys
+
+    def terminated(signum: int, frame: object) -> None:
+        tracer_provider.flush_now(min(timeout_ms, SIGTERM_FLUSH_MS))
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, terminated)
 
 
 @contextmanager

@@ -1,6 +1,6 @@
 """Exporting without holding requests hostage: a collector that is down or hangs costs one
 short, bounded wait, then the environment stops trying for a while instead of paying it on
-every invocation; and the switch that skips the per-invocation flush, for the lesson on freezes."""
+every invocation; and when the end-of-invocation export happens (`BOOKSTORE_TELEMETRY_EXPORT`)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult,
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from bookstore_shared.telemetry.extension import PostResponseExport
 from bookstore_shared.telemetry.otel_private import LogRecordExporter, LogRecordExportResult, ReadableLogRecord, metric_preferences
 
 _logger = logging.getLogger(__name__)
@@ -105,23 +106,36 @@ class GuardedLogExporter(LogRecordExporter):
 
 
 class FlushAtOnce:
-    """What the Lambda instrumentation gets as its tracer provider: its end-of-invocation flush
-    then flushes spans, metrics and logs side by side, one wait instead of three in a row, within
-    one timeout. With `skip` (BOOKSTORE_SKIP_FLUSH=true) it flushes nothing: spans then wait for
-    the batch processor's timer, which a frozen environment never reaches."""
+    """What the Lambda instrumentation gets as its tracer provider, so that its end-of-invocation
+    flush does what `BOOKSTORE_TELEMETRY_EXPORT` says:
 
-    def __init__(self, tracer_provider: Any, others: list[Any], skip: bool) -> None:
+    - `flush`: spans, metrics and logs flushed side by side (one wait instead of three in a row,
+      within one timeout), before the response;
+    - `extension`: handed to the internal extension (`extension.PostResponseExport`), which
+      exports them after the response (while it is not registered or working: as `flush`);
+    - `none`: nothing; spans then wait for the batch processor's timer, which a frozen
+      environment never reaches (the lesson on freezes)."""
+
+    def __init__(self, tracer_provider: Any, others: list[Any], mode: str) -> None:
         self._tracer_provider = tracer_provider
         self._others = others
-        self._skip = skip
+        self._mode = mode
         self._pool = ThreadPoolExecutor(max_workers=max(1, len(others)), thread_name_prefix="flush")
+        self.extension: PostResponseExport | None = None
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._tracer_provider, name)
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
-        if self._skip:
+        if self._mode == "none":
             return True
+        if self._mode == "extension" and self.extension is not None and self.extension.working:
+            self.extension.invocation_ended()
+            return True
+        return self.flush_now(timeout_millis)
+
+    def flush_now(self, timeout_millis: int = 30000) -> bool:
+        """Spans, metrics and logs, side by side, within one timeout."""
         deadline = time.monotonic() + timeout_millis / 1000
         pending = [self._pool.submit(provider.force_flush, timeout_millis) for provider in self._others]
         flushed = bool(self._tracer_provider.force_flush(timeout_millis))

@@ -1,0 +1,94 @@
+"""Telemetry that leaves after the response: an internal Lambda extension in the runtime's process.
+
+Registered through the Extensions API during the init (events: INVOKE; an internal extension may
+not ask for SHUTDOWN), it runs in a thread of its own. For each invocation, Lambda hands it INVOKE
+as the runtime gets the event; the Lambda instrumentation's end-of-invocation flush only tells it
+the invocation's spans have ended (`invocation_ended`); the runtime posts the response, which goes
+to the caller at once; the extension then exports spans, metrics and logs and asks for its next
+event. Lambda freezes the environment only after that, so nothing is left in a buffer, and the
+export's time is `PostRuntimeExtensionsDuration` in REPORT (billed, but not waited for by the caller).
+
+It never holds an invocation beyond its deadline: if the end-of-invocation call never comes (a
+handler that is not instrumented), it exports anyway shortly before the invocation's deadline.
+Where the Extensions API is missing or refuses it, `register` returns None and the caller flushes
+before the response as before. Standard library only (`http.client`): the instrumentations must
+not trace the extension's own calls.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+_logger = logging.getLogger(__name__)
+
+NAME = "bookstore-telemetry"
+REGISTER_TIMEOUT_S = 1.0
+DEADLINE_MARGIN_S = 0.2  # exported this long before the invocation's deadline at the latest
+
+
+class PostResponseExport:
+    def __init__(self, connection: http.client.HTTPConnection, identifier: str, flush: Callable[[], object]) -> None:
+        self._connection = connection
+        self._identifier = identifier
+        self._flush = flush
+        self._ended: queue.SimpleQueue[None] = queue.SimpleQueue()
+        self.working = True  # False once the Extensions API has gone away: the caller flushes itself
+        threading.Thread(target=self._run, name=NAME, daemon=True).start()
+
+    @classmethod
+    def register(cls, runtime_api: str, flush: Callable[[], object]) -> PostResponseExport | None:
+        """Registers the extension (during the init); None where no Extensions API takes it."""
+        connection = http.client.HTTPConnection(runtime_api, timeout=REGISTER_TIMEOUT_S)
+        body = json.dumps({"events": ["INVOKE"]})
+        try:
+            connection.request("POST", "/2020-01-01/extension/register", body, {"Lambda-Extension-Name": NAME})
+            answer = connection.getresponse()
+            answer.read()
+            identifier = answer.getheader("Lambda-Extension-Identifier")
+        except (OSError, http.client.HTTPException) as error:
+            _logger.warning("no Lambda Extensions API (%s): telemetry is flushed before each response", error)
+            return None
+        if answer.status != 200 or not identifier:
+            _logger.warning("the Extensions API refused %s (HTTP %d): telemetry is flushed before each response", NAME, answer.status)
+            return None
+        connection.timeout = None  # /event/next waits for the next invocation, however long
+        if connection.sock is not None:
+            connection.sock.settimeout(None)
+        return cls(connection, identifier, flush)
+
+    def invocation_ended(self) -> None:
+        """The invocation's spans have ended: export them once the runtime has answered."""
+        self._ended.put(None)
+
+    def _run(self) -> None:
+        while True:
+            try:
+                event = self._next_event()
+            except (OSError, http.client.HTTPException, ValueError) as error:
+                self.working = False
+                _logger.warning("the Extensions API went away (%s): telemetry is flushed before each response", error)
+                return
+            if event.get("eventType") != "INVOKE":
+                continue
+            remaining_s = int(event.get("deadlineMs", 0)) / 1000 - time.time() - DEADLINE_MARGIN_S
+            try:
+                self._ended.get(timeout=max(0.0, remaining_s))
+            except queue.Empty:
+                _logger.warning("the invocation did not end its telemetry before its deadline: exporting what there is")
+            self._flush()
+
+    def _next_event(self) -> dict[str, Any]:
+        self._connection.request("GET", "/2020-01-01/extension/event/next", headers={"Lambda-Extension-Identifier": self._identifier})
+        answer = self._connection.getresponse()
+        body = answer.read()
+        if answer.status != 200:
+            raise ValueError(f"event/next answered HTTP {answer.status}: {body[:200]!r}")
+        event: dict[str, Any] = json.loads(body)
+        return event
