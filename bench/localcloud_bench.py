@@ -160,7 +160,11 @@ def concurrency(targets: list[Target], levels: list[int], requests: int) -> list
         for target in targets:
             warm_up(target, level)
         for target in targets:
-            rows.append(load_row(target.label, closed_loop(target.new_client, place_order(target.book_id), level, requests)))
+            before = target.environments() if target.cloud is not None else 0
+            row = load_row(target.label, closed_loop(target.new_client, place_order(target.book_id), level, requests))
+            # Cold starts inside the measured run, if the warm-up left any to make: they explain a p99.
+            row["environments_started"] = target.environments() - before if target.cloud is not None else 0
+            rows.append(row)
     return rows
 
 
@@ -255,13 +259,16 @@ def print_tables(modes: list[str], on: str, warm: list[dict[str, Any]], load: li
                 f"| {row[f'{label}_p50_to_limit']:.2f}x | {row[f'{label}_p99_to_limit']:.2f}x |"
             )
     limits = {row["concurrency"]: row for row in load if row["target"] == LIMIT}
-    print("\n| `POST /ordens` clients | telemetry | orders/s | / limit | p50 | p99 | errors |\n|---:|---|---:|---:|---:|---:|---:|")
+    print(
+        "\n| `POST /ordens` clients | telemetry | orders/s | / limit | p50 | p99 | errors | environments started |"
+        "\n|---:|---|---:|---:|---:|---:|---:|---:|"
+    )
     for row in load:
         errors = ", ".join(f"{count}× {kind}" for kind, count in sorted(row["errors_by_kind"].items())) or "0"
         print(
             f"| {row['concurrency']} | {row['target']} | {row['orders_per_s']:.1f} "
             f"| {row['orders_per_s'] / limits[row['concurrency']]['orders_per_s']:.2f}x "
-            f"| {row['p50_ms']:.1f} ms | {row['p99_ms']:.1f} ms | {errors} |"
+            f"| {row['p50_ms']:.1f} ms | {row['p99_ms']:.1f} ms | {errors} | {row['environments_started']} |"
         )
     print(f"\n| function | Init Duration {on} | off | ratio | cold request {on} | off | ratio |\n|---|---:|---:|---:|---:|---:|---:|")
     for row in cold:
