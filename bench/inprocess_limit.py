@@ -31,7 +31,7 @@ import httpx
 from bookstore_dev.startup import HOOK
 from bookstore_dev.template import ROOT, TEMPLATE
 from localcloud import template as templates
-from localcloud.apigateway import _NoDelayWsgiServer
+from localcloud.apigateway import NoDelayWsgiServer
 from localcloud.cloud import LOCAL_CREDENTIAL, LocalCloud, Options
 from localcloud.inprocess import InProcessFunctions
 from localcloud.net import free_port
@@ -42,7 +42,7 @@ OVERRIDES = {"OtelSdkDisabled": "true"}
 READY = "ready"  # written in the state directory once every service is imported and connected
 
 
-class _PooledWsgiServer(_NoDelayWsgiServer):
+class _PooledWsgiServer(NoDelayWsgiServer):
     """The gateway's server, its requests handled by a fixed pool of threads (see the module's docstring)."""
 
     def __init__(self, host: str, port: int, app: Any, workers: int) -> None:

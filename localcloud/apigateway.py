@@ -134,7 +134,7 @@ def _answer(status: int, message: str) -> Response:
     return Response(json.dumps({"message": message}), status=status, mimetype="application/json")
 
 
-class _NoDelayWsgiServer(ThreadedWSGIServer):
+class NoDelayWsgiServer(ThreadedWSGIServer):
     def get_request(self) -> tuple[socket.socket, Any]:
         connection, address = super().get_request()
         connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -145,7 +145,7 @@ class Server:
     """The gateway on a TCP port, in a thread of its own."""
 
     def __init__(self, gateway: ApiGateway, host: str, port: int) -> None:
-        self._server = _NoDelayWsgiServer(host, port, gateway.app)
+        self._server = NoDelayWsgiServer(host, port, gateway.app)
         self._thread = threading.Thread(target=self._server.serve_forever, name="api-gateway", daemon=True)
 
     def start(self) -> Server:

@@ -226,6 +226,42 @@ def test_an_orders_telemetry_leaves_after_its_response_through_the_extension(boo
     assert is_complete(trace_of(bookstore_cloud, trace_id))
 
 
+def all_frozen(cloud: LocalCloudProcess) -> bool:
+    return all(environment["state"] == "frozen" for environments in cloud.status().values() for environment in environments)
+
+
+def test_the_platforms_view_of_each_invocation_joins_its_trace(bookstore_cloud: LocalCloudProcess) -> None:
+    # Given warm environments, every one of them done and frozen
+    livro_id = new_book(bookstore_cloud)
+    order(bookstore_cloud, livro_id)
+    wait_until(lambda: all_frozen(bookstore_cloud), "every environment frozen")
+
+    # When an order is placed, and then another in the same environments (Lambda delivers an
+    # invocation's platform.report when its environment runs again)
+    trace_id, _ = order(bookstore_cloud, livro_id)
+    wait_until(lambda: all_frozen(bookstore_cloud), "every environment frozen")
+    order(bookstore_cloud, livro_id)
+
+    # Then the first order's trace holds, for each invocation, the platform's spans beside its
+    # SERVER span: the runtime's part and the extension's part after it
+    def platform_spans(spans: list[Span]) -> list[Span] | None:
+        invokes = [span for span in trace_in(spans, trace_id).spans if span.name == "lambda invoke"]
+        return invokes if len(invokes) == len(ORDER_ROUTES) else None
+
+    invokes = wait_until(lambda: platform_spans(bookstore_cloud.spans()), "a platform span per invocation of the order")
+    trace = trace_of(bookstore_cloud, trace_id)
+    by_invocation = {span.attributes.get("faas.invocation_id"): span for span in trace.spans if span.kind == "server"}
+    for invoke in invokes:
+        server = by_invocation[invoke.attributes["faas.invocation_id"]]
+        assert invoke.parent_id == server.parent_id
+        children = {span.name: span for span in trace.spans if span.parent_id == invoke.span_id}
+        assert set(children) == {"lambda runtime", "lambda post-runtime"}
+        assert children["lambda runtime"].end_ns == children["lambda post-runtime"].start_ns
+        assert invoke.start_ns <= server.start_ns + 1_000_000  # Lambda's times are to the millisecond
+        assert invoke.end_ns >= server.end_ns - 1_000_000
+    assert not trace.orphans()
+
+
 @pytest.fixture(scope="module")
 def flushing_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloudProcess]:
     """The Bookstore with BOOKSTORE_TELEMETRY_EXPORT=flush: exported before each response."""

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from bookstore_shared.telemetry.exporting import CollectorBreaker, FlushAtOnce
     from bookstore_shared.telemetry.init_phase import InitPhaseBuffer
     from bookstore_shared.telemetry.otel_private import LoggerProvider
+    from bookstore_shared.telemetry.platform_view import PlatformView
 
 DEFAULT_FLUSH_TIMEOUT_MS = 1000
 EXPORT_MODES = ("extension", "flush", "none")
@@ -51,6 +52,7 @@ _lock = threading.Lock()
 _configured = False
 _buffer: InitPhaseBuffer | None = None
 _logger_provider: LoggerProvider | None = None
+_platform_view: PlatformView | None = None
 _tracer = trace.get_tracer("bookstore")
 _cold = True
 
@@ -142,11 +144,15 @@ def instrument_lambda_handler(module_name: str) -> None:
     mode = export_mode()
     tracer_provider = FlushAtOnce(trace.get_tracer_provider(), others, mode)
     if mode == "extension":
+        global _platform_view
         from bookstore_shared.telemetry.extension import PostResponseExport
+        from bookstore_shared.telemetry.platform_view import PlatformView
 
+        view = PlatformView(trace.get_tracer("bookstore.lambda.platform"))
         tracer_provider.extension = PostResponseExport.register(
-            os.environ["AWS_LAMBDA_RUNTIME_API"], lambda: tracer_provider.flush_now(flush_timeout_ms)
+            os.environ["AWS_LAMBDA_RUNTIME_API"], lambda: tracer_provider.flush_now(flush_timeout_ms), view
         )
+        _platform_view = view if tracer_provider.extension is not None else None
     _flush_on_sigterm(tracer_provider, flush_timeout_ms)
     AwsLambdaInstrumentor().instrument(tracer_provider=tracer_provider, meter_provider=AlreadyFlushed(meter_provider))
 
@@ -191,6 +197,8 @@ def invocation(event: dict[str, Any]) -> Iterator[Callable[[dict[str, Any]], Non
             span.set_attribute("faas.trigger", "timer")
         if cold and _buffer is not None:
             _buffer.adopt(span)
+        if _platform_view is not None:
+            _note_for_platform_view(span, _platform_view)
 
     def finish(response: dict[str, Any]) -> None:
         status = int(response.get("statusCode", 0))
@@ -199,6 +207,15 @@ def invocation(event: dict[str, Any]) -> Iterator[Callable[[dict[str, Any]], Non
             span.set_status(StatusCode.ERROR, f"HTTP {status}")
 
     yield finish
+
+
+def _note_for_platform_view(span: trace.Span, view: PlatformView) -> None:
+    """The platform's spans of this invocation go beside its SERVER span: under the caller's span."""
+    request_id = (getattr(span, "attributes", None) or {}).get("faas.invocation_id")
+    if not request_id:
+        return
+    parent = getattr(span, "parent", None)
+    view.note_invocation(str(request_id), parent if isinstance(parent, trace.SpanContext) and parent.is_valid else span.get_span_context())
 
 
 def traceparent() -> str | None:

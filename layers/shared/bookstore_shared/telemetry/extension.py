@@ -24,11 +24,16 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bookstore_shared.telemetry.platform_view import PlatformView
 
 _logger = logging.getLogger(__name__)
 
 NAME = "bookstore-telemetry"
+SANDBOX_HOST = "sandbox.localdomain"  # where the Telemetry API delivers to, on Lambda
 REGISTER_TIMEOUT_S = 1.0
 DEADLINE_MARGIN_S = 0.2  # exported this long before the invocation's deadline at the latest
 
@@ -43,8 +48,11 @@ class PostResponseExport:
         threading.Thread(target=self._run, name=NAME, daemon=True).start()
 
     @classmethod
-    def register(cls, runtime_api: str, flush: Callable[[], object]) -> PostResponseExport | None:
-        """Registers the extension (during the init); None where no Extensions API takes it."""
+    def register(
+        cls, runtime_api: str, flush: Callable[[], object], platform_view: PlatformView | None = None
+    ) -> PostResponseExport | None:
+        """Registers the extension (during the init); None where no Extensions API takes it. With
+        `platform_view`, subscribes to the Telemetry API's platform events and hands them to it."""
         connection = http.client.HTTPConnection(runtime_api, timeout=REGISTER_TIMEOUT_S)
         body = json.dumps({"events": ["INVOKE"]})
         try:
@@ -58,6 +66,8 @@ class PostResponseExport:
         if answer.status != 200 or not identifier:
             _logger.warning("the Extensions API refused %s (HTTP %d): telemetry is flushed before each response", NAME, answer.status)
             return None
+        if platform_view is not None:
+            _subscribe(runtime_api, identifier, platform_view)
         connection.timeout = None  # /event/next waits for the next invocation, however long
         if connection.sock is not None:
             connection.sock.settimeout(None)
@@ -92,3 +102,50 @@ class PostResponseExport:
             raise ValueError(f"event/next answered HTTP {answer.status}: {body[:200]!r}")
         event: dict[str, Any] = json.loads(body)
         return event
+
+
+def _subscribe(runtime_api: str, identifier: str, platform_view: PlatformView) -> None:
+    """Listens for the Telemetry API's batches and subscribes to the platform events. Where the
+    API is missing (`sam local`'s emulator answers Telemetry.NotSupported) there is no platform view."""
+
+    class Listener(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            try:
+                events = json.loads(body)
+            except ValueError:
+                return
+            if isinstance(events, list):
+                platform_view.receive(events)
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+            pass
+
+    try:
+        server = ThreadingHTTPServer((SANDBOX_HOST, 0), Listener)
+    except OSError:  # the sandbox's name resolves only on Lambda: this machine's loopback elsewhere
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Listener)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name=f"{NAME}-telemetry", daemon=True).start()
+    subscription = {
+        "schemaVersion": "2022-12-13",
+        "types": ["platform"],
+        "buffering": {"maxItems": 1000, "maxBytes": 262144, "timeoutMs": 25},
+        "destination": {"protocol": "HTTP", "URI": f"http://{SANDBOX_HOST}:{server.server_address[1]}"},
+    }
+    connection = http.client.HTTPConnection(runtime_api, timeout=REGISTER_TIMEOUT_S)
+    try:
+        connection.request("PUT", "/2022-07-01/telemetry", json.dumps(subscription), {"Lambda-Extension-Identifier": identifier})
+        answer = connection.getresponse()
+        detail = answer.read()[:200]
+    except (OSError, http.client.HTTPException) as error:
+        answer, detail = None, str(error).encode()
+    finally:
+        connection.close()
+    if answer is None or answer.status != 200:
+        _logger.info("no Telemetry API here (%s): no platform spans", detail.decode(errors="replace"))
+        server.shutdown()
+        server.server_close()
