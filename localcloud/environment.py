@@ -186,13 +186,14 @@ class ExecutionEnvironment:
     def _externals_registered(self) -> bool:
         """External extensions register before the runtime starts (AWS starts it after they have)."""
         deadline = self._spawned_at + self.spec.init_limit_s
-        while len([extension for extension in self._extensions.registered if not extension.internal]) < len(self._external):
-            if any(process.poll() is not None for process in self._external) or self._extensions.failed():
-                return False
-            if time.monotonic() > deadline:
-                self._init_timed_out = True
-                return False
-            time.sleep(0.005)
+        with self._lock:
+            while len([extension for extension in self._extensions.registered if not extension.internal]) < len(self._external):
+                if any(process.poll() is not None for process in self._external) or self._extensions.failed():
+                    return False
+                if time.monotonic() > deadline:
+                    self._init_timed_out = True
+                    return False
+                self._lock.wait(0.05)  # woken by each registration; the timeout notices an exit
         return True
 
     def invoke(self, payload: bytes, request: InvokeRequest | None = None) -> InvocationReport:

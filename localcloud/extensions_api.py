@@ -73,8 +73,8 @@ def now_iso() -> str:
 
 class Extensions:
     """The extensions registered in one environment and the events they wait for. `on_change` is
-    called (outside the lock) whenever one of them asks for its next event, so the environment
-    can tell whether a phase has ended."""
+    called (outside the lock) whenever one registers, asks for its next event or reports an
+    error, so the environment can tell whether a phase has ended."""
 
     def __init__(self, function_name: str, handler: str, account_id: str, external_names: set[str], on_change: Callable[[], None]) -> None:
         self._function_name = function_name
@@ -112,6 +112,7 @@ class Extensions:
             extension = Extension(str(uuid.uuid4()), name, frozenset(events), internal)
             self._by_id[extension.identifier] = extension
         self.telemetry.emit("platform.extension", {"name": name, "state": "Ready", "events": sorted(events)})
+        self._on_change()
         answer = {"functionName": self._function_name, "functionVersion": "$LATEST", "handler": self._handler}
         if "accountId" in (accept_feature or "").split(","):
             answer["accountId"] = self._account_id
@@ -166,18 +167,12 @@ class Extensions:
         with self._lock:
             return next((extension for extension in self._by_id.values() if extension.error), None)
 
-    def has_external(self) -> bool:
-        return any(not extension.internal for extension in self.registered)
-
     def invoke(self, request_id: str, deadline_ms: int, function_arn: str, trace_id: str | None) -> None:
         """Hands INVOKE to every extension that asked for it (at the moment the runtime gets the event)."""
-        event = {
-            "eventType": "INVOKE",
-            "deadlineMs": deadline_ms,
-            "requestId": request_id,
-            "invokedFunctionArn": function_arn,
-            "tracing": {"type": "X-Amzn-Trace-Id", "value": trace_id or ""},
-        }
+        event: dict[str, Any] = {"eventType": "INVOKE", "deadlineMs": deadline_ms, "requestId": request_id}
+        event["invokedFunctionArn"] = function_arn
+        if trace_id:  # left out without one, as the emulator does
+            event["tracing"] = {"type": "X-Amzn-Trace-Id", "value": trace_id}
         self._send("INVOKE", event)
 
     def shutdown(self, reason: str, deadline_ms: int) -> None:

@@ -97,16 +97,14 @@ class LambdaInit:
         environment = self._live_environment()
         invoke = InvokeRequest(request["invoke-id"], request["invoked-function-arn"], request.get("trace-id") or None)
         report = environment.invoke(str(request.get("payload") or "").encode(), invoke)
-        if not environment.extensions_at_work:
-            environment.complete()  # END and REPORT belong to this invocation's logs
+        # As LocalStack's Go init (the Lambda emulator's code) does, the response waits for the
+        # extensions: the invocation ends, END and REPORT belong to its logs, then it is answered.
+        environment.complete()
         logs = self._take_lines()  # this invocation's, before a new runtime prints its own
         # A timeout or a crash ended it during the invocation: the next one starts its new runtime now.
         self._live_environment()
         self._post(f"/invocations/{invoke.request_id}/logs", json.dumps({"logs": logs}).encode())
         self._post(f"/invocations/{invoke.request_id}/{_callback(report)}", report.body)
-        # With extensions at work, the response has gone and the invocation ends after them (the
-        # next invocation waits for that in `invoke`).
-        environment.complete()
 
     def _live_environment(self) -> ExecutionEnvironment:
         """The current environment, replaced by a new one if its runtime has ended. LocalStack keeps
