@@ -20,6 +20,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -193,6 +194,7 @@ class LocalCloud:
                 self.console.for_function(function.name),
                 options.freeze,
                 options.throttle_wait_s,
+                template.provisioned_concurrency.get(function.name, 0),
             )
         self._on_stop(self._close_pools, first=True)
 
@@ -214,6 +216,7 @@ class LocalCloud:
             code_dirs = {templates.code_path(template, function.codeuri) for function in template.functions.values()}
             code_dirs |= {templates.code_path(template, layer.codeuri) for f in template.functions.values() for layer in f.layers}
             self._on_stop(watch(sorted(code_dirs), self._code_changed), first=True)
+        self._provision()
         self._banner(template)
 
     def database(self) -> DatabaseServer:
@@ -234,6 +237,16 @@ class LocalCloud:
                 threading.Thread(target=self._supervise, args=(postgres,), name="postgres-supervisor", daemon=True).start()
             self.console.line(f"  PostgreSQL on {self._database.host}:{self._database.port}")
         return self._database
+
+    def _provision(self) -> None:
+        """The template's provisioned concurrency, initialised before the first request, side by side."""
+        pools = [pool for pool in self.pools.values() if pool.provisioned]
+        if not pools:
+            return
+        started = time.monotonic()
+        with ThreadPoolExecutor(max_workers=len(pools)) as executor:
+            ready = sum(executor.map(lambda pool: pool.provision(pool.provisioned), pools))
+        self.console.line(f"local cloud: {ready} provisioned environments initialised in {time.monotonic() - started:.1f} s")
 
     def provision(self, function: str, count: int) -> int:
         """Starts `count` environments of `function` ahead of its requests (provisioned concurrency)."""

@@ -98,6 +98,8 @@ Output = Callable[[str], None]
 # initializing: spawned, the runtime not yet at its first /next; busy: an invocation in flight (until
 # the runtime asks for the next one); idle: the runtime waits for its next event; frozen: SIGSTOPped.
 State = Literal["initializing", "busy", "idle", "frozen"]
+# AWS_LAMBDA_INITIALIZATION_TYPE: started for a request, or ahead of requests (provisioned concurrency).
+InitializationType = Literal["on-demand", "provisioned-concurrency"]
 
 
 # Shutdown deadlines (AWS: Lambda execution environment lifecycle, shutdown phase).
@@ -109,9 +111,12 @@ SHUTDOWN_RUNTIME_WITH_INTERNAL_S = 0.5
 
 
 class ExecutionEnvironment:
-    def __init__(self, spec: FunctionSpec, number: int, output: Output, freeze: bool) -> None:
+    def __init__(
+        self, spec: FunctionSpec, number: int, output: Output, freeze: bool, initialization_type: InitializationType = "on-demand"
+    ) -> None:
         self.spec = spec
         self.number = number
+        self.initialization_type = initialization_type
         self._output = output
         self._freeze = freeze
         self._lock = threading.Condition()  # the state's flags, the freeze and the phases' ends
@@ -135,7 +140,7 @@ class ExecutionEnvironment:
         self._completing = threading.Lock()
         self._extensions.telemetry.emit(
             "platform.initStart",
-            {"initializationType": "on-demand", "phase": "init", "functionName": spec.name, "functionVersion": "$LATEST"},
+            {"initializationType": initialization_type, "phase": "init", "functionName": spec.name, "functionVersion": "$LATEST"},
         )
         environment = self._environment()
         self._external = [self._spawn([str(path)], environment, f"{path.name}-{number}", "extension") for path in spec.extensions]
@@ -252,7 +257,9 @@ class ExecutionEnvironment:
             self._handed_over += 1
             self._api.next_invocation(invocation)
             self._extensions.invoke(request_id, deadline_ms, request.function_arn, request.trace_id)
-        init_ms = (self._ready_at - self._spawned_at) * 1000 if cold and self._ready_at else None
+        # A provisioned environment's init was nobody's request: REPORT has no Init Duration then.
+        on_demand = self.initialization_type == "on-demand"
+        init_ms = (self._ready_at - self._spawned_at) * 1000 if cold and on_demand and self._ready_at else None
         while True:
             try:
                 result = self._api.results.get(timeout=0.02)
@@ -404,10 +411,11 @@ class ExecutionEnvironment:
             self._ready_at = time.monotonic()
             init_ms = (self._ready_at - self._spawned_at) * 1000
             telemetry = self._extensions.telemetry
-            telemetry.emit("platform.initRuntimeDone", {"initializationType": "on-demand", "phase": "init", "status": "success"})
+            kind = self.initialization_type
+            telemetry.emit("platform.initRuntimeDone", {"initializationType": kind, "phase": "init", "status": "success"})
             telemetry.emit(
                 "platform.initReport",
-                {"initializationType": "on-demand", "phase": "init", "status": "success", "metrics": {"durationMs": round(init_ms, 3)}},
+                {"initializationType": kind, "phase": "init", "status": "success", "metrics": {"durationMs": round(init_ms, 3)}},
             )
             telemetry.end_backlog()
             self._ready.set()
@@ -420,7 +428,9 @@ class ExecutionEnvironment:
         exporters included) stop with it."""
         if (
             self._freeze
-            and self._handed_over
+            # frozen once it has served (on demand, the init had a request waiting), or right after
+            # its init when provisioned, as Lambda freezes a provisioned environment until used
+            and (self._handed_over or self.initialization_type == "provisioned-concurrency")
             and not self._frozen
             and not self._in_flight
             and self._runtime_waiting
@@ -548,7 +558,7 @@ class ExecutionEnvironment:
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
             "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
             "AWS_LAMBDA_LOG_STREAM_NAME": f"{time.strftime('%Y/%m/%d')}/[$LATEST]{uuid.uuid4().hex}",
-            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            "AWS_LAMBDA_INITIALIZATION_TYPE": self.initialization_type,
             "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
             "AWS_REGION": spec.region,
             "AWS_DEFAULT_REGION": spec.region,

@@ -33,9 +33,11 @@ class FunctionPool:
         output: Callable[[str], None],
         freeze: bool,
         throttle_wait_s: float = 2.0,
+        provisioned: int = 0,
     ) -> None:
         self.spec = spec
         self.limit = limit
+        self.provisioned = provisioned  # the template's ProvisionedConcurrencyConfig: kept initialised
         self._output = output
         self._freeze = freeze
         self._throttle_wait_s = throttle_wait_s
@@ -99,7 +101,9 @@ class FunctionPool:
         environments: list[ExecutionEnvironment] = []
         ready: list[ExecutionEnvironment] = []
         try:
-            environments += [ExecutionEnvironment(self.spec, number, self._output, self._freeze) for number in numbers]
+            environments += [
+                ExecutionEnvironment(self.spec, number, self._output, self._freeze, "provisioned-concurrency") for number in numbers
+            ]
             ready = [environment for environment in environments if environment.initialized()]
         finally:
             with self._changed:
@@ -116,17 +120,24 @@ class FunctionPool:
     def reap_idle(self, idle_timeout_s: float) -> int:
         now = time.monotonic()
         with self._changed:
-            expired = [idle for idle in self._idle if now - idle.since > idle_timeout_s]
+            # Provisioned environments are kept, as Lambda keeps them, however long they are idle.
+            expired = [
+                idle for idle in self._idle if now - idle.since > idle_timeout_s and idle.environment.initialization_type == "on-demand"
+            ]
             self._idle = [idle for idle in self._idle if idle not in expired]
         _shut_down([idle.environment for idle in expired])
         return len(expired)
 
     def recycle(self) -> int:
-        """Ends every idle environment and retires busy ones when they finish: the next requests start cold."""
+        """Ends every idle environment and retires busy ones when they finish: the next requests start
+        cold, but for the provisioned ones, which are started again (as a new version's are)."""
         with self._changed:
             self._generation += 1
             retired, self._idle = self._idle, []
+            closed = self._closed
         _shut_down([idle.environment for idle in retired])
+        if self.provisioned and not closed:
+            threading.Thread(target=self.provision, args=(self.provisioned,), name=f"{self.spec.name}-provision", daemon=True).start()
         return len(retired)
 
     def close(self) -> None:

@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from samcli.lib.intrinsic_resolver.intrinsic_property_resolver import IntrinsicResolver
+from samcli.lib.intrinsic_resolver.intrinsics_symbol_table import IntrinsicsSymbolTable
 from samcli.lib.providers.api_provider import ApiProvider
-from samcli.lib.providers.provider import Api, Function
+from samcli.lib.providers.provider import Api, Function, Stack
 from samcli.lib.providers.sam_function_provider import SamFunctionProvider
 from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider
 from samcli.local.apigw.local_apigw_service import LocalApigwService
@@ -41,6 +43,7 @@ class Stacks:
     functions: dict[str, Function]  # by logical id
     api: Api  # every Api event's route
     resources: dict[str, Any]  # the root stack's resources, after SAM's transform
+    root: Stack | None  # the root stack, for what SAM CLI leaves unresolved (see conditional_property)
 
 
 def load_stacks(path: Path, parameter_overrides: dict[str, str], region: str) -> Stacks:
@@ -51,7 +54,7 @@ def load_stacks(path: Path, parameter_overrides: dict[str, str], region: str) ->
     )
     functions = {function.name: function for function in SamFunctionProvider(stacks, ignore_code_extraction_warnings=True).get_all()}
     api = ApiProvider(stacks, cwd=str(path.parent)).api
-    return Stacks(functions, api, stacks[0].resources if stacks else {})
+    return Stacks(functions, api, stacks[0].resources if stacks else {}, stacks[0] if stacks else None)
 
 
 def resolve_environment(function: Function, overrides: dict[str, str], region: str) -> dict[str, str]:
@@ -104,3 +107,20 @@ def gateway_app(api: Api, invoke: Invoke) -> Flask:
     assert isinstance(app, Flask)
     app.logger.disabled = True  # FunctionFailed is expected; the function's own lines say what happened
     return app
+
+
+def conditional_property(stack: Stack, value: Any) -> Any:
+    """A property written `!If [Condition, value, !Ref AWS::NoValue]` (or plain), resolved as
+    CloudFormation would: SAM CLI's resolver evaluates both branches of an `Fn::If` and fails on
+    `AWS::NoValue`, so the condition is evaluated first, then only the branch it picks."""
+    resolver = IntrinsicResolver(
+        template=stack.template_dict,
+        symbol_resolver=IntrinsicsSymbolTable(logical_id_translator=stack.parameters, template=stack.template_dict),
+    )
+    if isinstance(value, dict) and list(value) == ["Fn::If"]:
+        condition, if_true, if_false = value["Fn::If"]
+        holds = resolver.intrinsic_property_resolver(stack.template_dict["Conditions"][condition], ignore_errors=False)
+        value = if_true if holds else if_false
+    if value == {"Ref": "AWS::NoValue"}:
+        return None
+    return resolver.intrinsic_property_resolver(value, ignore_errors=False)

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from localcloud.errors import LocalCloudError
-from localcloud.samcli import Api, Function, load_stacks, resolve_environment
+from localcloud.samcli import Api, Function, conditional_property, load_stacks, resolve_environment
 from localcloud.schedules import Schedule, schedules
 
 REGION = "us-east-1"
@@ -27,6 +27,8 @@ class CloudTemplate:
     reserved_concurrency: dict[str, int]
     schedules: list[Schedule]
     resources: dict[str, Any]  # the template's resources as SAM reads them (intrinsics and policy templates resolved)
+    # ProvisionedConcurrencyConfig: environments initialised ahead of requests, by function.
+    provisioned_concurrency: dict[str, int] = field(default_factory=dict)
 
     @property
     def root(self) -> Path:
@@ -51,8 +53,15 @@ def load(path: Path, parameter_overrides: dict[str, str]) -> CloudTemplate:
         for name, resource in resources.items()
         if name in functions and "ReservedConcurrentExecutions" in (resource.get("Properties") or {})
     }
+    provisioned = {}
+    for name in functions:
+        config = (resources.get(name, {}).get("Properties") or {}).get("ProvisionedConcurrencyConfig")
+        if config is not None and stacks.root is not None:
+            resolved = conditional_property(stacks.root, config)
+            if resolved and int(resolved["ProvisionedConcurrentExecutions"]) > 0:
+                provisioned[name] = int(resolved["ProvisionedConcurrentExecutions"])
     timed = [schedule for function in functions.values() for schedule in schedules(function.name, function.events)]
-    template = CloudTemplate(path, functions, api, api_ids, reserved, timed, resources)
+    template = CloudTemplate(path, functions, api, api_ids, reserved, timed, resources, provisioned)
     for function in functions.values():
         check_handler(template, function)
     return template

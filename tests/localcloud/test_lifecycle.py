@@ -181,3 +181,35 @@ def test_an_edit_to_the_code_is_picked_up(lifecycle_cloud: LocalCloudProcess, li
     assert new["version"] == "v2"
     assert new["pid"] != old["pid"]
     assert [report.cold for report in lifecycle_cloud.reports("HelloFunction", mark, expected=1)] == [True]
+
+
+def test_provisioned_concurrency_initialises_an_environment_before_any_request(lifecycle_cloud: LocalCloudProcess) -> None:
+    # Given the template's ProvisionedConcurrencyConfig (behind a condition): at start, its
+    # environment exists, has finished its init with no request yet, and is frozen until used
+    (environment,) = lifecycle_cloud.status()["ProvisionedFunction"]
+    assert environment["state"] == "frozen"
+    mark = lifecycle_cloud.mark()
+
+    # When the first request arrives
+    body = get(lifecycle_cloud, "/provisioned").json()
+
+    # Then it runs in that environment, which Lambda marks provisioned, and pays no init
+    assert body["pid"] == environment["pid"]
+    assert body["initialization_type"] == "provisioned-concurrency"
+    (report,) = lifecycle_cloud.reports("ProvisionedFunction", mark, expected=1)
+    assert not report.cold
+
+
+def test_recycling_starts_the_provisioned_environment_again(lifecycle_cloud: LocalCloudProcess) -> None:
+    (before,) = lifecycle_cloud.status()["ProvisionedFunction"]
+
+    # When the environments are recycled (as a code change does)
+    lifecycle_cloud.control("recycle")
+
+    # Then a new provisioned environment is initialised, before any request
+    def ready_again() -> bool:
+        environments = lifecycle_cloud.status()["ProvisionedFunction"]
+        return len(environments) == 1 and environments[0]["pid"] != before["pid"] and environments[0]["state"] != "initializing"
+
+    wait_until(ready_again, "a new provisioned environment", timeout_s=30)
+    assert get(lifecycle_cloud, "/hello").json()["initialization_type"] == "on-demand"

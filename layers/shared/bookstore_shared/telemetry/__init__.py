@@ -63,7 +63,7 @@ def telemetry_enabled() -> bool:
 
 def configure_telemetry() -> None:
     """Sets up telemetry for this process and opens the init phase; a second call does nothing."""
-    global _configured, _buffer, _logger_provider, _tracer
+    global _configured, _buffer, _logger_provider, _tracer, _cold
     with _lock:
         if _configured or not telemetry_enabled():
             return
@@ -83,7 +83,11 @@ def configure_telemetry() -> None:
         provider = TracerProvider(resource=resource)
         breaker = CollectorBreaker()
         delegate = BatchSpanProcessor(GuardedSpanExporter(OTLPSpanExporter(timeout=_timeout("TRACES")), breaker))
-        _buffer = init_phase.InitPhaseBuffer(delegate)
+        # A provisioned environment's init ran ahead of any request: its spans are a trace of their
+        # own, not part of the first request's, and that request is not a cold start.
+        provisioned = os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "provisioned-concurrency"
+        _cold = not provisioned
+        _buffer = init_phase.InitPhaseBuffer(delegate, hold=not provisioned)
         if _exporter_enabled("OTEL_TRACES_EXPORTER"):
             provider.add_span_processor(_buffer)
         trace.set_tracer_provider(provider)

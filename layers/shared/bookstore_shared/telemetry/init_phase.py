@@ -34,11 +34,12 @@ def process_start_ns() -> int:
 
 
 class InitPhaseBuffer(SpanProcessor):
-    """Passes spans to `delegate`, except those that end during init: those wait for `adopt`."""
+    """Passes spans to `delegate`, except those that end during init: those wait for `adopt`
+    (unless `hold` is False: a provisioned environment's init is a trace of its own)."""
 
-    def __init__(self, delegate: SpanProcessor) -> None:
+    def __init__(self, delegate: SpanProcessor, hold: bool = True) -> None:
         self._delegate = delegate
-        self._held: list[ReadableSpan] | None = []  # None once the first invocation adopted them
+        self._held: list[ReadableSpan] | None = [] if hold else None  # None once the first invocation adopted them
         self._lock = threading.Lock()
 
     def on_start(self, span: Span, parent_context: context_api.Context | None = None) -> None:
