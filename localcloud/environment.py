@@ -389,6 +389,8 @@ class ExecutionEnvironment:
             for process in self._processes():
                 if process.poll() is None:
                     self._signal(process, signal.SIGCONT)
+            self._frozen = False
+            self._extensions.telemetry.wake()
         self._frozen = False
 
     # --- the runtime's and the extensions' side ------------------------------------------

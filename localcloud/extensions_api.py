@@ -19,11 +19,11 @@ As AWS documents them (and the Runtime Interface Emulator implements them, `lamb
 
 from __future__ import annotations
 
+import http.client
 import json
 import queue
 import threading
 import time
-import urllib.request
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -202,7 +202,35 @@ class _Subscription:
     timeout_s: float
     url: str
     pending: list[dict[str, Any]] = field(default_factory=list)
+    pending_bytes: int = 0
     first_pending_at: float = 0.0
+    connection: http.client.HTTPConnection | None = None  # kept open between batches
+
+    def add(self, event: dict[str, Any], size: int) -> None:
+        if not self.pending:
+            self.first_pending_at = time.monotonic()
+        self.pending.append(event)
+        self.pending_bytes += size
+
+    def take(self) -> list[dict[str, Any]]:
+        events, self.pending, self.pending_bytes = self.pending, [], 0
+        return events
+
+    def deliver(self, events: list[dict[str, Any]]) -> None:
+        """POSTs a batch to the listener, over one connection while it lasts; a listener that is
+        gone or slow loses the batch, as on AWS (delivery is best effort)."""
+        parts = urlsplit(self.url)
+        body = json.dumps(events)
+        for _ in range(2):  # a kept connection the listener has closed: once more on a new one
+            if self.connection is None:
+                self.connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=2)
+            try:
+                self.connection.request("POST", parts.path or "/", body, {"Content-Type": "application/json"})
+                self.connection.getresponse().read()
+                return
+            except (OSError, http.client.HTTPException):
+                self.connection.close()
+                self.connection = None
 
 
 class Telemetry:
@@ -255,8 +283,9 @@ class Telemetry:
             extension.name, types, buffering["maxItems"], buffering["maxBytes"], buffering["timeoutMs"] / 1000, url
         )
         with self._lock:
-            subscription.pending = [event for event in self._backlog or [] if _kind(event) in types]
-            subscription.first_pending_at = time.monotonic()
+            for event in self._backlog or []:
+                if _kind(event) in types:
+                    subscription.add(event, len(json.dumps(event)))
             self._subscriptions.append(subscription)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._dispatch, name="telemetry-api", daemon=True)
@@ -270,11 +299,23 @@ class Telemetry:
         with self._lock:
             if self._backlog is not None and len(self._backlog) < self.MAX_BACKLOG:
                 self._backlog.append(event)
-            for subscription in self._subscriptions:
-                if _kind(event) in subscription.types:
-                    if not subscription.pending:
-                        subscription.first_pending_at = time.monotonic()
-                    subscription.pending.append(event)
+            receivers = [subscription for subscription in self._subscriptions if _kind(event) in subscription.types]
+            if not receivers:
+                return
+            size = len(json.dumps(event))
+            wake = False
+            for subscription in receivers:
+                # The dispatcher sleeps until the oldest pending event's timeout: it needs waking
+                # for a first event (a new timeout) or a full buffer only.
+                wake = wake or not subscription.pending or subscription.pending_bytes + size >= subscription.max_bytes
+                subscription.add(event, size)
+                wake = wake or len(subscription.pending) >= subscription.max_items
+            if wake:
+                self._lock.notify_all()
+
+    def wake(self) -> None:
+        """The environment runs again: what waited for it may be delivered."""
+        with self._lock:
             self._lock.notify_all()
 
     def end_backlog(self) -> None:
@@ -285,16 +326,17 @@ class Telemetry:
     def flush(self) -> None:
         """Delivers what is buffered now (before a SHUTDOWN, say), whatever the buffering says."""
         with self._lock:
-            due = [(subscription, subscription.pending) for subscription in self._subscriptions if subscription.pending]
-            for subscription, _ in due:
-                subscription.pending = []
+            due = [(subscription, subscription.take()) for subscription in self._subscriptions if subscription.pending]
         for subscription, events in due:
-            _post(subscription.url, events)
+            subscription.deliver(events)
 
     def close(self) -> None:
         with self._lock:
             self._closed = True
             self._lock.notify_all()
+            connections = [subscription.connection for subscription in self._subscriptions if subscription.connection]
+        for connection in connections:
+            connection.close()
 
     def _dispatch(self) -> None:
         while True:
@@ -303,38 +345,27 @@ class Telemetry:
                 while not due:
                     if self._closed:
                         return
-                    wait = 1.0
+                    wait: float | None = None  # nothing pending: until an event comes
                     now = time.monotonic()
+                    ready = []
                     for subscription in self._subscriptions:
                         if not subscription.pending:
                             continue
-                        size = sum(len(json.dumps(event)) for event in subscription.pending)
                         age = now - subscription.first_pending_at
-                        full = len(subscription.pending) >= subscription.max_items or size >= subscription.max_bytes
+                        full = len(subscription.pending) >= subscription.max_items or subscription.pending_bytes >= subscription.max_bytes
                         if full or age >= subscription.timeout_s:
-                            due.append((subscription, subscription.pending))
+                            ready.append(subscription)
                         else:
-                            wait = min(wait, subscription.timeout_s - age)
-                    if due and not self._deliverable():
-                        due = []  # frozen: the extension gets them once it runs again
-                        wait = 0.01
+                            wait = min(wait or subscription.timeout_s, subscription.timeout_s - age)
+                    if ready and not self._deliverable():
+                        ready, wait = [], None  # frozen: until the environment runs again (`wake`)
+                    due = [(subscription, subscription.take()) for subscription in ready]
                     if not due:
-                        self._lock.wait(max(wait, 0.001))
-                for subscription, _ in due:
-                    subscription.pending = []
+                        self._lock.wait(wait)
             for subscription, events in due:
-                _post(subscription.url, events)
+                subscription.deliver(events)
 
 
 def _kind(event: dict[str, Any]) -> str:
     event_type: str = event["type"]
     return "platform" if event_type.startswith("platform.") else event_type
-
-
-def _post(url: str, events: list[dict[str, Any]]) -> None:
-    request = urllib.request.Request(url, data=json.dumps(events).encode(), method="POST", headers={"Content-Type": "application/json"})  # noqa: S310 - the extension's own listener
-    try:
-        with urllib.request.urlopen(request, timeout=2) as answer:  # noqa: S310
-            answer.read()
-    except OSError:
-        pass  # a listener that is gone or slow loses these events, as on AWS (delivery is best effort)

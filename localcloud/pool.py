@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from localcloud.environment import ExecutionEnvironment, FunctionSpec, InvocationReport, Outcome
@@ -48,6 +49,8 @@ class FunctionPool:
         self._generation = 0  # bumped by recycle(): environments of older generations retire
         self._changed = threading.Condition()
         self._closed = False
+        # Ends invocations whose extensions still work after the response (one per environment at most).
+        self._post_runtime = ThreadPoolExecutor(max_workers=max(1, limit), thread_name_prefix=f"{spec.name}-post-runtime")
 
     def invoke(self, payload: bytes) -> InvocationReport:
         """The invocation's report as soon as the runtime has answered. While extensions still work
@@ -60,7 +63,7 @@ class FunctionPool:
             self._release(environment, reusable=False)
             raise
         if environment.extensions_at_work:
-            threading.Thread(target=self._complete, args=(environment,), name=f"{self.spec.name}-post-runtime", daemon=True).start()
+            self._post_runtime.submit(self._complete, environment)
         else:
             self._complete(environment)
         return report

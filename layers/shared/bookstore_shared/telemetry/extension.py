@@ -109,6 +109,8 @@ def _subscribe(runtime_api: str, identifier: str, platform_view: PlatformView) -
     API is missing (`sam local`'s emulator answers Telemetry.NotSupported) there is no platform view."""
 
     class Listener(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # one connection for every batch
+
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             self.send_response(200)
@@ -133,7 +135,10 @@ def _subscribe(runtime_api: str, identifier: str, platform_view: PlatformView) -
     subscription = {
         "schemaVersion": "2022-12-13",
         "types": ["platform"],
-        "buffering": {"maxItems": 1000, "maxBytes": 262144, "timeoutMs": 25},
+        # An invocation's spans wait for its platform.report, which comes only when the
+        # environment runs again: batching a second of events costs nothing in delay, and each
+        # delivery less is CPU the invocations get back (measured on the local cloud)
+        "buffering": {"maxItems": 1000, "maxBytes": 262144, "timeoutMs": 1000},
         "destination": {"protocol": "HTTP", "URI": f"http://{SANDBOX_HOST}:{server.server_address[1]}"},
     }
     connection = http.client.HTTPConnection(runtime_api, timeout=REGISTER_TIMEOUT_S)
