@@ -57,7 +57,7 @@ class RuntimeApi:
         class Handler(QuietHandler):
             def do_GET(self) -> None:
                 if self.path == f"{EXTENSION_PREFIX}/event/next":
-                    self.extension_call(lambda: self.next_event())
+                    self.extension_call(self.next_event)
                     return
                 if self.path != f"{PREFIX}/invocation/next":
                     self.answer(404, b'{"errorType":"NotFound"}', JSON)
