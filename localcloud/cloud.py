@@ -8,12 +8,10 @@ AWS endpoint, and a PostgreSQL server started on demand.
 
 from __future__ import annotations
 
-import ctypes
 import importlib
 import json
 import logging
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -34,6 +32,7 @@ from localcloud.apigateway import ApiGateway
 from localcloud.environment import FunctionSpec, InvocationReport
 from localcloud.errors import LocalCloudError
 from localcloud.iam import CREDENTIALS_FILE, AccessControl, Principal
+from localcloud.lifetime import terminated_with
 from localcloud.net import free_port
 from localcloud.pool import FunctionPool, Throttled
 from localcloud.postgres import DatabaseServer, EmbeddedPostgres, existing_server
@@ -338,7 +337,8 @@ class LocalCloud:
 
     def _start_receiver(self) -> Callable[[], None]:
         options = self.options
-        return start_receiver(options.host, options.otlp_port, options.state_dir / "telemetry")
+        # Started by the thread that starts the cloud (the main one), it dies with the cloud, kill -9 included.
+        return start_receiver(options.host, options.otlp_port, options.state_dir / "telemetry", dies_with_us=True)
 
     def _close_pools(self) -> None:
         for pool in self.pools.values():
@@ -448,21 +448,3 @@ def start_receiver(host: str, port: int, directory: Path, *, dies_with_us: bool 
         time.sleep(0.05)
     stop()
     raise LocalCloudError(f"the OTLP receiver did not listen on port {port} within 30 s")
-
-
-PR_SET_PDEATHSIG = 1  # linux/prctl.h
-
-
-def terminated_with(parent: int) -> Callable[[], None] | None:
-    """What a child runs before exec to get SIGTERM when `parent` dies: the kernel's parent-death
-    signal (Linux). Without it, elsewhere: None (a killed runner leaves the child running)."""
-    if not sys.platform.startswith("linux"):
-        return None
-    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before the fork: the child only calls it
-
-    def preexec() -> None:
-        prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM))
-        if os.getppid() != parent:  # died before the signal was set: nothing would send it
-            os.kill(os.getpid(), signal.SIGTERM)
-
-    return preexec

@@ -24,6 +24,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import Enum
@@ -31,6 +32,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from localcloud.extensions_api import Extensions
+from localcloud.lifetime import terminated_with
 from localcloud.runtime_api import Invocation, Result, RuntimeApi
 
 
@@ -101,6 +103,9 @@ State = Literal["initializing", "busy", "idle", "frozen"]
 # AWS_LAMBDA_INITIALIZATION_TYPE: started for a request, or ahead of requests (provisioned concurrency).
 InitializationType = Literal["on-demand", "provisioned-concurrency"]
 
+
+# The thread every environment's processes are started from (see `_spawn`).
+_SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="environment-spawner")
 
 # Shutdown deadlines (AWS: Lambda execution environment lifecycle, shutdown phase).
 SHUTDOWN_INTERNAL_ONLY_S = 0.5
@@ -300,7 +305,7 @@ class ExecutionEnvironment:
         runtime_done_at = self._runtime_waited_at if runtime_ready else current.responded_at
         measured = replace(report, duration_ms=(done_at - current.started) * 1000, post_runtime_ms=(done_at - runtime_done_at) * 1000)
         if self._extension_failed() or not self.alive:
-            return replace(measured, outcome=Outcome.CRASH)
+            return replace(measured, outcome=Outcome.CRASH, body=self._crash_body())
         if not finished:
             self._output(f"{time.strftime('%Y-%m-%dT%H:%M:%S')}Z {report.request_id} {self._timeout_message()}")
             return replace(measured, outcome=Outcome.TIMEOUT)
@@ -354,13 +359,15 @@ class ExecutionEnvironment:
         with self._lock:
             self._dead = True
             self._thaw()
+        # What the Telemetry API still holds goes out while every listener still runs (an internal
+        # extension's is in the runtime, which then exports what it made of it on SIGTERM).
+        self._extensions.telemetry.flush()
         if self._process is not None and self._process.poll() is None:
             self._signal(self._process, signal.SIGTERM)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self._process.wait(runtime_s)
         if self._process is not None and self._process.poll() is None:
             self._signal(self._process, signal.SIGKILL)
-        self._extensions.telemetry.flush()
         self._extensions.shutdown(reason, deadline_ms)
         for process in self._external:
             with contextlib.suppress(subprocess.TimeoutExpired):
@@ -576,14 +583,18 @@ class ExecutionEnvironment:
         }
 
     def _spawn(self, command: list[str], environment: dict[str, str], name: str, telemetry_type: str) -> subprocess.Popen[bytes]:
-        process = subprocess.Popen(  # noqa: S603 - our own interpreter and module, or a layer's extension
+        # Started from one thread that lives as long as the cloud, and killed by the kernel when the
+        # cloud dies, even by kill -9 (SIGKILL: a frozen process would hold a SIGTERM until thawed).
+        process = _SPAWNER.submit(
+            subprocess.Popen,
             command,
             cwd=self.spec.task_root,
             env=environment,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C in the terminal reaches the cloud, which stops us
-        )
+            preexec_fn=terminated_with(os.getpid(), signal.SIGKILL),
+        ).result()
         threading.Thread(target=self._copy_output, args=(process, telemetry_type), name=f"{name}-output", daemon=True).start()
         return process
 

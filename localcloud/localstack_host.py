@@ -34,9 +34,10 @@ import yaml
 from localcloud import packaging
 from localcloud import template as templates
 from localcloud.__main__ import parse_overrides
-from localcloud.cloud import StartupContext, check_port_free, run_startup_hooks, start_receiver, startup_hook, terminated_with
+from localcloud.cloud import StartupContext, check_port_free, run_startup_hooks, start_receiver, startup_hook
 from localcloud.errors import LocalCloudError
 from localcloud.lambda_init import PYTHON_VARIABLE, RUNTIME_DIR_VARIABLE
+from localcloud.lifetime import terminated_with
 from localcloud.postgres import DatabaseServer, EmbeddedPostgres
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -84,7 +84,9 @@ class FunctionPool:
                 self._idle.append(_Idle(environment, time.monotonic(), self._generation))
                 self._changed.notify()
                 return
-        environment.kill()  # outside the lock (ending a process takes a while); its slot is free once it has ended
+        # Outside the lock (ending a process takes a while); its slot is free once it has ended. One
+        # still alive (retired by a recycle, or the pool closing) ends as Lambda ends it: SHUTDOWN.
+        environment.shutdown()
         with self._changed:
             del self._busy[environment]
             self._changed.notify()

@@ -71,6 +71,9 @@ class EmbeddedPostgres:
         self._prepare_user()
         if not (self.data_dir / "PG_VERSION").exists():
             self._initdb()
+        if self.running() and self._orphaned():
+            # Left by a cloud that was killed (kill -9 stops nothing): its data is ours, stop it first.
+            self.stop()
         self._socket_dir.mkdir(exist_ok=True)
         self._chown(self._socket_dir)
         self._pg_ctl(
@@ -89,6 +92,15 @@ class EmbeddedPostgres:
         except (OSError, ValueError):
             return False
         return True
+
+    def _orphaned(self) -> bool:
+        """The postmaster's parent is gone (it was re-parented to init): no cloud runs it any more."""
+        try:
+            pid = int((self.data_dir / "postmaster.pid").read_text().split("\n", 1)[0])
+            parent = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            return False
+        return parent == 1
 
     def stop(self) -> None:
         if self.running():

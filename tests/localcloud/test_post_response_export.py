@@ -16,15 +16,19 @@ from localcloud.net import free_port
 from localcloud.process import wait_until
 from localcloud.runtime_api import RuntimeApi
 
+ARN = "arn:aws:lambda:us-east-1:123456789012:function:OrdemFunction"
+
 
 class Flushes:
     """Counts the extension's exports, and when each happened."""
 
     def __init__(self) -> None:
         self.at: list[float] = []
+        self.timeouts_ms: list[int] = []
 
-    def __call__(self) -> bool:
+    def __call__(self, timeout_ms: int) -> bool:
         self.at.append(time.monotonic())
+        self.timeouts_ms.append(timeout_ms)
         return True
 
 
@@ -78,6 +82,34 @@ def test_it_never_holds_an_invocation_past_its_deadline(api: tuple[RuntimeApi, E
     wait_until(extensions.all_waiting, "the extension back at its next event", timeout_s=5)
     assert len(flushes.at) == 1
     assert deadline - DEADLINE_MARGIN_S - 0.1 <= flushes.at[0] < deadline
+    # And that export gets only the time left before the deadline
+    assert flushes.timeouts_ms[0] <= DEADLINE_MARGIN_S * 1000
+
+
+def test_a_late_word_about_an_earlier_invocation_does_not_end_the_next(api: tuple[RuntimeApi, Extensions]) -> None:
+    runtime_api, extensions = api
+    flushes = Flushes()
+    export = PostResponseExport.register(runtime_api.address, flushes)
+    assert export is not None
+    wait_until(extensions.all_waiting, "the extension at its next event")
+    # Given an invocation that reached its deadline before its handler said it had ended
+    export.invocation_started("req-1")
+    extensions.invoke("req-1", int((time.time() + 0.5) * 1000), ARN, None)
+    wait_until(lambda: flushes.at, "the export at the deadline", timeout_s=5)
+    wait_until(extensions.all_waiting, "the extension back at its next event")
+    export.invocation_ended()  # the handler, late
+
+    # When the next invocation runs
+    extensions.invoke("req-2", int((time.time() + 10) * 1000), ARN, None)
+    export.invocation_started("req-2")
+    wait_until(lambda: not extensions.all_waiting(), "INVOKE handed over")
+    ended = time.monotonic()
+    export.invocation_ended()
+
+    # Then its export waits for its own end, not the earlier one's
+    wait_until(extensions.all_waiting, "the extension back at its next event")
+    assert len(flushes.at) == 2
+    assert flushes.at[1] >= ended
 
 
 def test_without_an_extensions_api_it_steps_aside() -> None:

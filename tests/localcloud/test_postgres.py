@@ -10,7 +10,7 @@ from pathlib import Path
 
 import psycopg
 
-from localcloud.process import LocalCloudProcess
+from localcloud.process import LocalCloudProcess, wait_until
 from tests.localcloud.conftest import FIXTURES
 
 
@@ -33,3 +33,29 @@ def test_a_postgresql_that_dies_is_restarted_and_a_stop_afterwards_is_clean(tmp_
         # And a stop afterwards ends it without an error
         assert cloud.stop() == 0
     assert not [line for line in cloud.snapshot() if "while stopping" in line or "pg_ctl failed" in line]
+
+
+def test_after_the_cloud_is_killed_nothing_of_it_runs_and_a_new_one_starts_on_the_same_state(tmp_path: Path) -> None:
+    # Given a cloud with its database, killed outright (kill -9 stops nothing: its server lives on)
+    first = LocalCloudProcess(FIXTURES / "template.yaml", tmp_path, "--no-watch", "--startup", "tests.localcloud.hooks:with_database")
+    first.wait_ready().wait_for("fixture hook: a database on port")
+    orphan = int((tmp_path / "postgres" / "postmaster.pid").read_text().split("\n", 1)[0])
+    environments = [environment["pid"] for environments in first.status().values() for environment in environments]
+    assert environments  # the provisioned one, frozen
+    children = [int(pid) for pid in Path(f"/proc/{first.process.pid}/task/{first.process.pid}/children").read_text().split()]
+    first.process.kill()
+    first.process.wait()
+    # Its execution environments (frozen or not) and its OTLP receiver die with it (the kernel's
+    # parent-death signal); only its PostgreSQL lives on, as a server left by a crash does
+    gone = [*environments, *[pid for pid in children if pid != orphan]]
+    wait_until(lambda: not any(Path(f"/proc/{pid}").exists() for pid in gone), "the cloud's processes gone")
+
+    # When a new cloud starts on the same state directory
+    second = LocalCloudProcess(FIXTURES / "template.yaml", tmp_path, "--no-watch", "--startup", "tests.localcloud.hooks:with_database")
+    try:
+        second.wait_ready()
+        # Then it stopped the orphaned server and runs its own
+        assert second.wait_for("fixture hook: a database on port")
+        assert int((tmp_path / "postgres" / "postmaster.pid").read_text().split("\n", 1)[0]) != orphan
+    finally:
+        assert second.stop() == 0

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.metrics.export import MetricReader
 
     from bookstore_shared.telemetry.exporting import CollectorBreaker, FlushAtOnce
+    from bookstore_shared.telemetry.extension import PostResponseExport
     from bookstore_shared.telemetry.init_phase import InitPhaseBuffer
     from bookstore_shared.telemetry.otel_private import LoggerProvider
     from bookstore_shared.telemetry.platform_view import PlatformView
@@ -53,6 +54,7 @@ _configured = False
 _buffer: InitPhaseBuffer | None = None
 _logger_provider: LoggerProvider | None = None
 _platform_view: PlatformView | None = None
+_extension: PostResponseExport | None = None
 _tracer = trace.get_tracer("bookstore")
 _cold = True
 
@@ -148,15 +150,16 @@ def instrument_lambda_handler(module_name: str) -> None:
     mode = export_mode()
     tracer_provider = FlushAtOnce(trace.get_tracer_provider(), others, mode)
     if mode == "extension":
-        global _platform_view
+        global _platform_view, _extension
         from bookstore_shared.telemetry.extension import PostResponseExport
         from bookstore_shared.telemetry.platform_view import PlatformView
 
         view = PlatformView(trace.get_tracer("bookstore.lambda.platform"))
         tracer_provider.extension = PostResponseExport.register(
-            os.environ["AWS_LAMBDA_RUNTIME_API"], lambda: tracer_provider.flush_now(flush_timeout_ms), view
+            os.environ["AWS_LAMBDA_RUNTIME_API"], lambda left_ms: tracer_provider.flush_now(min(flush_timeout_ms, left_ms)), view
         )
-        _platform_view = view if tracer_provider.extension is not None else None
+        _extension = tracer_provider.extension
+        _platform_view = view if _extension is not None else None
     _flush_on_sigterm(tracer_provider, flush_timeout_ms)
     AwsLambdaInstrumentor().instrument(tracer_provider=tracer_provider, meter_provider=AlreadyFlushed(meter_provider))
 
@@ -201,8 +204,11 @@ def invocation(event: dict[str, Any]) -> Iterator[Callable[[dict[str, Any]], Non
             span.set_attribute("faas.trigger", "timer")
         if cold and _buffer is not None:
             _buffer.adopt(span)
-        if _platform_view is not None:
-            _note_for_platform_view(span, _platform_view)
+        request_id = (getattr(span, "attributes", None) or {}).get("faas.invocation_id")
+        if _extension is not None and request_id:
+            _extension.invocation_started(str(request_id))
+        if _platform_view is not None and request_id:
+            _note_for_platform_view(str(request_id), span, _platform_view)
 
     def finish(response: dict[str, Any]) -> None:
         status = int(response.get("statusCode", 0))
@@ -213,13 +219,10 @@ def invocation(event: dict[str, Any]) -> Iterator[Callable[[dict[str, Any]], Non
     yield finish
 
 
-def _note_for_platform_view(span: trace.Span, view: PlatformView) -> None:
+def _note_for_platform_view(request_id: str, span: trace.Span, view: PlatformView) -> None:
     """The platform's spans of this invocation go beside its SERVER span: under the caller's span."""
-    request_id = (getattr(span, "attributes", None) or {}).get("faas.invocation_id")
-    if not request_id:
-        return
     parent = getattr(span, "parent", None)
-    view.note_invocation(str(request_id), parent if isinstance(parent, trace.SpanContext) and parent.is_valid else span.get_span_context())
+    view.note_invocation(request_id, parent if isinstance(parent, trace.SpanContext) and parent.is_valid else span.get_span_context())
 
 
 def traceparent() -> str | None:

@@ -17,6 +17,7 @@ not trace the extension's own calls.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import logging
@@ -39,20 +40,22 @@ DEADLINE_MARGIN_S = 0.2  # exported this long before the invocation's deadline a
 
 
 class PostResponseExport:
-    def __init__(self, connection: http.client.HTTPConnection, identifier: str, flush: Callable[[], object]) -> None:
+    def __init__(self, connection: http.client.HTTPConnection, identifier: str, flush: Callable[[int], object]) -> None:
         self._connection = connection
         self._identifier = identifier
         self._flush = flush
-        self._ended: queue.SimpleQueue[None] = queue.SimpleQueue()
+        self._ended: queue.SimpleQueue[str | None] = queue.SimpleQueue()  # request ids whose spans ended
+        self._current: str | None = None  # the invocation the handler runs now
         self.working = True  # False once the Extensions API has gone away: the caller flushes itself
         threading.Thread(target=self._run, name=NAME, daemon=True).start()
 
     @classmethod
     def register(
-        cls, runtime_api: str, flush: Callable[[], object], platform_view: PlatformView | None = None
+        cls, runtime_api: str, flush: Callable[[int], object], platform_view: PlatformView | None = None
     ) -> PostResponseExport | None:
-        """Registers the extension (during the init); None where no Extensions API takes it. With
-        `platform_view`, subscribes to the Telemetry API's platform events and hands them to it."""
+        """Registers the extension (during the init); None where no Extensions API takes it.
+        `flush(timeout_ms)` exports what the invocation left. With `platform_view`, subscribes to
+        the Telemetry API's platform events and hands them to it."""
         connection = http.client.HTTPConnection(runtime_api, timeout=REGISTER_TIMEOUT_S)
         body = json.dumps({"events": ["INVOKE"]})
         try:
@@ -73,9 +76,12 @@ class PostResponseExport:
             connection.sock.settimeout(None)
         return cls(connection, identifier, flush)
 
+    def invocation_started(self, request_id: str) -> None:
+        self._current = request_id
+
     def invocation_ended(self) -> None:
         """The invocation's spans have ended: export them once the runtime has answered."""
-        self._ended.put(None)
+        self._ended.put(self._current)
 
     def _run(self) -> None:
         while True:
@@ -87,12 +93,22 @@ class PostResponseExport:
                 return
             if event.get("eventType") != "INVOKE":
                 continue
-            remaining_s = int(event.get("deadlineMs", 0)) / 1000 - time.time() - DEADLINE_MARGIN_S
+            deadline = int(event.get("deadlineMs", 0)) / 1000 - DEADLINE_MARGIN_S
+            self._wait_for_end(str(event.get("requestId")), deadline)
+            # Never past the deadline: the export gets what time is left (it resumes after a freeze).
+            self._flush(max(0, int((deadline + DEADLINE_MARGIN_S / 2 - time.time()) * 1000)))
+
+    def _wait_for_end(self, request_id: str, deadline: float) -> None:
+        """Until the handler says this invocation's spans have ended; a late word about an earlier
+        invocation (whose deadline passed first) is not taken for this one's."""
+        while True:
             try:
-                self._ended.get(timeout=max(0.0, remaining_s))
+                ended = self._ended.get(timeout=max(0.0, deadline - time.time()))
             except queue.Empty:
                 _logger.warning("the invocation did not end its telemetry before its deadline: exporting what there is")
-            self._flush()
+                return
+            if ended is None or ended == request_id:
+                return
 
     def _next_event(self) -> dict[str, Any]:
         self._connection.request("GET", "/2020-01-01/extension/event/next", headers={"Lambda-Extension-Identifier": self._identifier})
@@ -113,15 +129,15 @@ def _subscribe(runtime_api: str, identifier: str, platform_view: PlatformView) -
 
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            # Taken before answering: once Lambda has its answer the spans exist (at a shutdown,
+            # the SIGTERM that follows exports them)
+            with contextlib.suppress(ValueError, TypeError, KeyError):
+                events = json.loads(body)
+                if isinstance(events, list):
+                    platform_view.receive(events)
             self.send_response(200)
             self.send_header("Content-Length", "0")
             self.end_headers()
-            try:
-                events = json.loads(body)
-            except ValueError:
-                return
-            if isinstance(events, list):
-                platform_view.receive(events)
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
             pass
