@@ -81,7 +81,9 @@ class PostResponseExport:
 
     def invocation_ended(self) -> None:
         """The invocation's spans have ended: export them once the runtime has answered."""
-        self._ended.put(self._current)
+        # None when the invocation was not noted (not a traced one): taken as the current one's end.
+        ended, self._current = self._current, None
+        self._ended.put(ended)
 
     def _run(self) -> None:
         while True:
