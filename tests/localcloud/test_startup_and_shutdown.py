@@ -66,7 +66,10 @@ def test_stopping_leaves_no_process_behind(tmp_path: Path) -> None:
             for path in ("/hello", "/slow?seconds=0"):
                 assert client.get(f"{cloud.url}{path}").status_code == 200
         family = psutil.Process(cloud.process.pid).children(recursive=True)
-        assert len([child for child in family if "awslambdaric" in " ".join(child.cmdline())]) == 2
+        # (the two just used, and the template's provisioned one)
+        environments = sum(len(environments) for environments in cloud.status().values())
+        assert environments == 3
+        assert len([child for child in family if "awslambdaric" in " ".join(child.cmdline())]) == environments
         # (pg_ctl daemonises PostgreSQL: it is found by its data directory, not as a child)
         postgres = [
             process
