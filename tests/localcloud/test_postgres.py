@@ -3,11 +3,13 @@ line and the server restarts (crash recovery), with no Bookstore involved."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
 from pathlib import Path
 
+import psutil
 import psycopg
 
 from localcloud.process import LocalCloudProcess, wait_until
@@ -48,7 +50,19 @@ def test_after_the_cloud_is_killed_nothing_of_it_runs_and_a_new_one_starts_on_th
     # Its execution environments (frozen or not) and its OTLP receiver die with it (the kernel's
     # parent-death signal); only its PostgreSQL lives on, as a server left by a crash does
     gone = [*environments, *[pid for pid in children if pid != orphan]]
-    wait_until(lambda: not any(Path(f"/proc/{pid}").exists() for pid in gone), "the cloud's processes gone")
+
+    def running() -> list[str]:
+        alive = []
+        for pid in gone:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process = psutil.Process(pid)
+                if process.status() != psutil.STATUS_ZOMBIE:  # dead, not yet reaped by init
+                    alive.append(" ".join(process.cmdline()))
+        return alive
+
+    with contextlib.suppress(TimeoutError):
+        wait_until(lambda: not running(), "the cloud's processes gone", timeout_s=30)
+    assert running() == []
 
     # When a new cloud starts on the same state directory
     second = LocalCloudProcess(FIXTURES / "template.yaml", tmp_path, "--no-watch", "--startup", "tests.localcloud.hooks:with_database")
