@@ -238,14 +238,17 @@ class LocalCloud:
         return self._database
 
     def _provision(self) -> None:
-        """The template's provisioned concurrency, initialised before the first request, side by side."""
-        pools = [pool for pool in self.pools.values() if pool.provisioned]
-        if not pools:
-            return
-        started = time.monotonic()
-        with ThreadPoolExecutor(max_workers=len(pools)) as executor:
-            ready = sum(executor.map(lambda pool: pool.provision(pool.provisioned), pools))
-        self.console.line(f"local cloud: {ready} provisioned environments initialised in {time.monotonic() - started:.1f} s")
+        """The template's provisioned concurrency, initialised before the first request."""
+        counts = {name: pool.provisioned for name, pool in self.pools.items() if pool.provisioned}
+        if counts:
+            started = time.monotonic()
+            ready = sum(self.provision_each(counts).values())
+            self.console.line(f"local cloud: {ready} provisioned environments initialised in {time.monotonic() - started:.1f} s")
+
+    def provision_each(self, counts: dict[str, int]) -> dict[str, int]:
+        """`provision` for several functions side by side: how many started, by function."""
+        with ThreadPoolExecutor(max_workers=max(1, len(counts))) as executor:
+            return dict(zip(counts, executor.map(self.provision, counts, counts.values()), strict=True))
 
     def provision(self, function: str, count: int) -> int:
         """Starts `count` environments of `function` ahead of its requests (provisioned concurrency)."""

@@ -307,7 +307,7 @@ class ExecutionEnvironment:
         if self._extension_failed() or not self.alive:
             return replace(measured, outcome=Outcome.CRASH, body=self._crash_body())
         if not finished:
-            self._output(f"{time.strftime('%Y-%m-%dT%H:%M:%S')}Z {report.request_id} {self._timeout_message()}")
+            self._say_timed_out(report.request_id)
             return replace(measured, outcome=Outcome.TIMEOUT)
         return replace(measured, max_memory_mb=self._max_memory_mb())
 
@@ -324,13 +324,15 @@ class ExecutionEnvironment:
         return self._extensions.failed() is not None or any(process.poll() is not None for process in self._external)
 
     def _timeout(self, request_id: str, started: float, init_ms: float | None) -> InvocationReport:
-        message = self._timeout_message()
-        self._output(f"{time.strftime('%Y-%m-%dT%H:%M:%S')}Z {request_id} {message}")
+        message = self._say_timed_out(request_id)
         body = json.dumps({"errorType": "Sandbox.Timedout", "errorMessage": message}).encode()
         return self._report(request_id, Outcome.TIMEOUT, body, started, init_ms)
 
-    def _timeout_message(self) -> str:
-        return f"Task timed out after {self.spec.timeout_s:.2f} seconds"
+    def _say_timed_out(self, request_id: str) -> str:
+        """Lambda's line for an invocation past its timeout; returns the message."""
+        message = f"Task timed out after {self.spec.timeout_s:.2f} seconds"
+        self._output(f"{time.strftime('%Y-%m-%dT%H:%M:%S')}Z {request_id} {message}")
+        return message
 
     def kill(self) -> None:
         """Ends the environment at once (a stopped process is killed as well); ending it again does nothing."""
@@ -398,7 +400,6 @@ class ExecutionEnvironment:
                     self._signal(process, signal.SIGCONT)
             self._frozen = False
             self._extensions.telemetry.wake()
-        self._frozen = False
 
     # --- the runtime's and the extensions' side ------------------------------------------
 

@@ -295,6 +295,8 @@ class Telemetry:
         return b'"OK"'
 
     def emit(self, event_type: str, record: Any) -> None:
+        if self._backlog is None and not self._subscriptions:
+            return  # past the init with no subscriber: every log line comes here, keep it cheap
         event = {"time": now_iso(), "type": event_type, "record": record}
         with self._lock:
             if self._backlog is not None and len(self._backlog) < self.MAX_BACKLOG:

@@ -11,7 +11,6 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import boto3
@@ -65,8 +64,7 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
     cloud.start()
     try:
         # One environment of every function, all at once (ten cold starts fit the init limit).
-        with ThreadPoolExecutor(len(cloud.pools)) as pool:
-            assert all(started == 1 for started in pool.map(lambda function: cloud.provision(function, 1), cloud.pools))
+        assert all(started == 1 for started in cloud.provision_each(dict.fromkeys(cloud.pools, 1)).values())
         yield cloud
     finally:
         cloud.stop()
