@@ -9,9 +9,10 @@ variables (defaults apply only where a variable is unset). Once per execution en
   the invocation returns, flushes spans, metrics and logs (side by side, see `FlushAtOnce`);
 - the cold start as spans (see `init_phase`), and SERVER spans named after the route template,
   with `faas.coldstart` and an error status on 5xx;
-- short, bounded waits: a 0.5 s export timeout and a 1 s flush timeout by default (the SDK's
-  are 10 s and the instrumentation's 30 s); after a failed export an environment leaves the
-  collector alone for 10 s instead of waiting for it on every invocation.
+- short, bounded waits: a 0.5 s export timeout and a 1 s flush timeout by default when the export
+  is on the response's path (`flush`), 2 s and 2.5 s when it is not (`extension`; never past the
+  invocation's deadline) — the SDK's are 10 s and the instrumentation's 30 s; after a failed export
+  an environment leaves the collector alone for 10 s instead of waiting for it on every invocation.
 
 `OTEL_SDK_DISABLED=true` turns all of it off. `BOOKSTORE_TELEMETRY_EXPORT` says when an
 invocation's telemetry leaves: `extension` (the default: after the response, by an internal Lambda
@@ -44,9 +45,12 @@ if TYPE_CHECKING:
     from bookstore_shared.telemetry.otel_private import LoggerProvider
     from bookstore_shared.telemetry.platform_view import PlatformView
 
-DEFAULT_FLUSH_TIMEOUT_MS = 1000
 EXPORT_MODES = ("extension", "flush", "none")
-DEFAULT_EXPORT_TIMEOUT_S = 0.5
+# Defaults per export mode. On the response's path (`flush`) every millisecond is the caller's;
+# after the response (`extension`) a collector slowed by a burst of cold starts gets more time
+# before its batch counts as failed (and the breaker drops the next 10 s of telemetry).
+DEFAULT_EXPORT_TIMEOUT_S = {"extension": 2.0, "flush": 0.5, "none": 0.5}
+DEFAULT_FLUSH_TIMEOUT_MS = {"extension": 2500, "flush": 1000, "none": 1000}
 SIGTERM_FLUSH_MS = 400  # within the 500 ms Lambda gives a runtime with an internal extension
 
 _lock = threading.Lock()
@@ -145,9 +149,9 @@ def instrument_lambda_handler(module_name: str) -> None:
     meter_provider = metrics.get_meter_provider()
     others = [meter_provider] + ([_logger_provider] if _logger_provider is not None else [])
     # The instrumentation reads OTEL_INSTRUMENTATION_AWS_LAMBDA_FLUSH_TIMEOUT; ours is the default.
-    os.environ.setdefault("OTEL_INSTRUMENTATION_AWS_LAMBDA_FLUSH_TIMEOUT", str(DEFAULT_FLUSH_TIMEOUT_MS))
-    flush_timeout_ms = int(os.environ["OTEL_INSTRUMENTATION_AWS_LAMBDA_FLUSH_TIMEOUT"])
     mode = export_mode()
+    os.environ.setdefault("OTEL_INSTRUMENTATION_AWS_LAMBDA_FLUSH_TIMEOUT", str(DEFAULT_FLUSH_TIMEOUT_MS[mode]))
+    flush_timeout_ms = int(os.environ["OTEL_INSTRUMENTATION_AWS_LAMBDA_FLUSH_TIMEOUT"])
     tracer_provider = FlushAtOnce(trace.get_tracer_provider(), others, mode)
     if mode == "extension":
         global _platform_view, _extension
@@ -273,7 +277,7 @@ def _resource() -> Any:
 def _timeout(signal: str) -> float | None:
     """Ours when no OTEL_EXPORTER_OTLP_*TIMEOUT is set; None lets the exporter read the variable."""
     explicit = f"OTEL_EXPORTER_OTLP_{signal}_TIMEOUT" in os.environ or "OTEL_EXPORTER_OTLP_TIMEOUT" in os.environ
-    return None if explicit else DEFAULT_EXPORT_TIMEOUT_S
+    return None if explicit else DEFAULT_EXPORT_TIMEOUT_S[export_mode()]
 
 
 def _metric_readers(breaker: CollectorBreaker) -> list[MetricReader]:
