@@ -100,8 +100,8 @@ up: install ## Docker: start PostgreSQL, LocalStack, the Collector and Jaeger, t
 	$(COMPOSE) up -d --wait
 	PYTHON=$(PY) localstack/provision.sh
 
-deploy: install ## Build and deploy template.yaml into LocalStack (make localstack, or make up on Docker), print the API URLs
-	PYTHON=$(PY) localstack/deploy.sh
+deploy: install ## Build and deploy template.yaml into LocalStack (make localstack, or make up on Docker), print the API URLs (ARGS="ProvisionedConcurrency=1")
+	PYTHON=$(PY) localstack/deploy.sh $(ARGS)
 
 down: ## Docker: stop the containers (add ARGS=-v to delete the database volume)
 	$(COMPOSE_WITHOUT_ENV) down $(ARGS)

@@ -17,9 +17,10 @@ its folder and its template entries: every tool (provisioning, the local cloud's
 Docker path, the tests' clean-up, lint and type-check paths) reads this list.
 
 Where other services reach an API: a template parameter named `<ApiLogicalId>Url` (LivrosApiUrl
-for LivrosApi) overrides it; empty, the functions use this stack's own URL of that API. Tools
-that deploy somewhere else (the Docker path's `localstack/deploy.sh`, `make sam-local`) set these
-parameters, or the variables that reference them, by this convention instead of by name.
+for LivrosApi) overrides it; empty, the functions use this stack's own URL of that API (at
+`ExecuteApiEndpoint`, LocalStack's, when `make deploy` gives one). `make sam-local`, which serves
+every API on one port, sets the variables that reference these parameters, by this convention
+instead of by name.
 
     python -m bookstore_dev.services [--template T] paths     code folders and layers, one per line
     python -m bookstore_dev.services [--template T] list      one service per line, tab-separated

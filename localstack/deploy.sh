@@ -3,11 +3,12 @@
 # The build is LocalStack's own (.aws-sam/localstack): LocalStack's community image accepts
 # Lambda layers but never mounts them, so localstack/inline_layers.py copies the shared layer
 # into every function's package (.aws-sam/build, for AWS and `sam local`, keeps the layer).
-# Two passes: the first creates the APIs; the second tells the services that call other APIs
-# where those answer from inside the Docker network (LocalStack's path-style execute-api URLs).
-# The APIs come from the template (python -m bookstore_dev.services apis), by its convention: a
-# parameter named `<ApiLogicalId>Url` overrides where other services reach that API.
-#   localstack/deploy.sh                 (make deploy)
+# One pass: `ExecuteApiEndpoint` tells the services that call other APIs where those answer (from
+# inside the Docker network, or this host under make localstack): LocalStack's path-style
+# execute-api URLs, which need no DNS. localstack/publish_versions.py then makes the `live` alias
+# follow this deploy's code and parameter values (SAM alone would not see a parameter change).
+# The APIs printed come from the template (python -m bookstore_dev.services apis).
+#   localstack/deploy.sh [Name=Value ...]      (make deploy ARGS="TelemetryExport=flush")
 # Environment: LOCALSTACK_ENDPOINT (http://localhost:4566), STACK_NAME (bookstore), STAGE (dev),
 # LOCALSTACK_SESSION (make localstack's session file, read by localstack/docker-path.sh; while it
 # runs, LocalStack's endpoint defaults to the session's).
@@ -25,12 +26,7 @@ SAM=${SAM:-sam}
 PYTHON=${PYTHON:-python3}
 BUILD_DIR=${BUILD_DIR:-.aws-sam/localstack}
 
-deploy() {
-    "$SAM" deploy --template-file "$BUILD_DIR/template.yaml" --stack-name "$STACK" --resolve-s3 \
-        --region "$DOCKER_PATH_REGION" --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND \
-        --no-confirm-changeset --no-fail-on-empty-changeset \
-        --parameter-overrides "Stage=$STAGE" "${DOCKER_PATH_PARAMETERS[@]}" "$@"
-}
+parameters=("Stage=$STAGE" "ExecuteApiEndpoint=$FUNCTIONS_REACH_LOCALSTACK" "${DOCKER_PATH_PARAMETERS[@]}" "$@")
 
 api_id() {
     # (stdin closed: it is called inside the loop that reads the list of APIs)
@@ -43,24 +39,18 @@ apis=$("$PYTHON" -m bookstore_dev.services apis)
 
 "$SAM" build --build-dir "$BUILD_DIR"
 "$PYTHON" localstack/inline_layers.py "$BUILD_DIR"
-deploy
-# LocalStack's path-style execute-api route, where the functions reach LocalStack (inside the
-# Docker network, or on this host under make localstack) and from the host: it needs no DNS (the
-# host-style <id>.execute-api.localhost.localstack.cloud does: LocalStack's DNS in the network, a
-# public resolver from the host). Both replace `/restapis/<id>/<stage>/_user_request_`,
+"$PYTHON" localstack/publish_versions.py "$BUILD_DIR" "${parameters[@]}"
+"$SAM" deploy --template-file "$BUILD_DIR/template.yaml" --stack-name "$STACK" --resolve-s3 \
+    --region "$DOCKER_PATH_REGION" --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND \
+    --no-confirm-changeset --no-fail-on-empty-changeset --parameter-overrides "${parameters[@]}"
+# LocalStack's path-style execute-api route, from the host as the functions use it: it needs no
+# DNS (the host-style <id>.execute-api.localhost.localstack.cloud does: LocalStack's DNS in the
+# network, a public resolver from the host). It replaces `/restapis/<id>/<stage>/_user_request_`,
 # deprecated since LocalStack 3.8.
-overrides=()
 urls=()
-while IFS=$'\t' read -r api name url_parameter; do
-    id=$(api_id "$api")
-    if [ "$url_parameter" != "-" ]; then
-        overrides+=("$url_parameter=$FUNCTIONS_REACH_LOCALSTACK/_aws/execute-api/$id/$STAGE")
-    fi
-    urls+=("$(printf '  %-20s %s' "$name" "$AWS_ENDPOINT_URL/_aws/execute-api/$id/$STAGE")")
+while IFS=$'\t' read -r api name _; do
+    urls+=("$(printf '  %-20s %s' "$name" "$AWS_ENDPOINT_URL/_aws/execute-api/$(api_id "$api")/$STAGE")")
 done <<<"$apis"
-if [ ${#overrides[@]} -gt 0 ]; then
-    deploy "${overrides[@]}"
-fi
 
 echo
 echo "Bookstore on LocalStack (stack $STACK), each service.name and its API's base URL:"

@@ -243,8 +243,10 @@ def run_deploy(compose: Compose, sam: Path, tmp_path: Path, stack: str, **enviro
     return subprocess.run(["bash", str(DEPLOY)], env=variables, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)  # noqa: S603, S607
 
 
-def test_the_deploy_script_overrides_each_api_url_parameter_with_localstacks_url(compose: Compose, sam_build: Path, tmp_path: Path) -> None:
-    # Given a stack in the LocalStack stand-in with the template's APIs (as sam deploy's first pass leaves it)
+def test_the_deploy_script_deploys_once_pointing_the_functions_at_localstacks_path_style_api_urls(
+    compose: Compose, sam_build: Path, tmp_path: Path
+) -> None:
+    # Given a stack in the LocalStack stand-in with the template's APIs (as sam deploy leaves it)
     apis = services.apis()
     stack = "bookstore-deploy-test"
     resources = {api: {"Type": "AWS::ApiGateway::RestApi", "Properties": {"Name": api}} for api, _, _ in apis}
@@ -261,21 +263,21 @@ def test_the_deploy_script_overrides_each_api_url_parameter_with_localstacks_url
         compose, sam, tmp_path, stack, AWS_DEFAULT_REGION="us-east-1", AWS_ACCESS_KEY_ID="AKIAHOSTKEY", AWS_SESSION_TOKEN="host-session"
     )
     assert result.returncode == 0, result.stderr
-    build, first, second = calls.read_text().splitlines()
-    # Then it builds into LocalStack's own build directory, deploys that, and deploys again with every
-    # `<ApiLogicalId>Url` set to LocalStack's path-style URL inside Docker's network (not the deprecated _user_request_)
+    build, deploy = calls.read_text().splitlines()
+    # Then it builds into LocalStack's own build directory and deploys that once, telling the
+    # functions to reach the stack's APIs at LocalStack's path-style URLs inside Docker's network
+    # (not the deprecated _user_request_), with a dependency timeout that fits a container's cold start
     assert build == f"build --build-dir {tmp_path / 'localstack-build'}"
-    assert f"--template-file {tmp_path / 'localstack-build' / 'template.yaml'}" in first
-    overrides = {
-        f"{parameter}=http://localstack:4566/_aws/execute-api/{ids[api]}/dev" for api, _, parameter in apis if parameter is not None
-    }
-    assert overrides
-    assert not [override for override in overrides if override in first]
-    assert all(f"{override} " in f"{second} " for override in overrides)
-    assert second.count("ApiUrl=") == len(overrides)
-    assert "_user_request_" not in first + second + result.stdout
-    # And both passes give the functions a dependency timeout that fits a container's cold start
-    assert all("DependencyTimeoutSeconds=8" in deploy for deploy in (first, second))
+    assert f"--template-file {tmp_path / 'localstack-build' / 'template.yaml'}" in deploy
+    assert "ExecuteApiEndpoint=http://localstack:4566 " in deploy
+    assert "DependencyTimeoutSeconds=8" in deploy
+    assert "ApiUrl=" not in deploy
+    assert "_user_request_" not in deploy + result.stdout
+    # And each function's `live` alias is pinned to what this deploy sends (code and parameter values)
+    built = template.load(tmp_path / "localstack-build" / "template.yaml")["Resources"]
+    functions = [resource for resource in built.values() if resource["Type"] == "AWS::Serverless::Function"]
+    assert functions
+    assert all(len(function["Properties"]["AutoPublishCodeSha256"]) == 64 for function in functions)
     # And SAM CLI saw LocalStack's credentials and the Docker path's region, not the shell's
     for environment in environments.read_text().split("--\n")[:-1]:
         assert "AWS_ACCESS_KEY_ID=test\n" in environment
