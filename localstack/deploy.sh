@@ -5,8 +5,7 @@
 # into every function's package (.aws-sam/build, for AWS and `sam local`, keeps the layer).
 # One pass: `ExecuteApiEndpoint` tells the services that call other APIs where those answer (from
 # inside the Docker network, or this host under make localstack): LocalStack's path-style
-# execute-api URLs, which need no DNS. localstack/publish_versions.py then makes the `live` alias
-# follow this deploy's code and parameter values (SAM alone would not see a parameter change).
+# execute-api URLs, which need no DNS.
 # The APIs printed come from the template (python -m bookstore_dev.services apis).
 #   localstack/deploy.sh [Name=Value ...]      (make deploy ARGS="TelemetryExport=flush")
 # Environment: LOCALSTACK_ENDPOINT (http://localhost:4566), STACK_NAME (bookstore), STAGE (dev),
@@ -39,7 +38,6 @@ apis=$("$PYTHON" -m bookstore_dev.services apis)
 
 "$SAM" build --build-dir "$BUILD_DIR"
 "$PYTHON" localstack/inline_layers.py "$BUILD_DIR"
-"$PYTHON" localstack/publish_versions.py "$BUILD_DIR" "${parameters[@]}"
 "$SAM" deploy --template-file "$BUILD_DIR/template.yaml" --stack-name "$STACK" --resolve-s3 \
     --region "$DOCKER_PATH_REGION" --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND \
     --no-confirm-changeset --no-fail-on-empty-changeset --parameter-overrides "${parameters[@]}"

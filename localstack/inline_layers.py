@@ -34,31 +34,23 @@ def layer_python_dirs(layer: Path) -> list[Path]:
     return [python, *site_packages] if python.is_dir() else site_packages
 
 
-def function_layers(build: Path, document: dict[str, Any]) -> dict[str, dict[str, Path]]:
-    """Each function of a built template -> its layers (logical id -> built content), in order."""
+def inline(build: Path) -> dict[str, list[str]]:
+    """Copy every function's layers into its folder; return function -> the layers copied."""
+    document: dict[str, Any] = yaml.safe_load((build / "template.yaml").read_text())
     resources: dict[str, Any] = document["Resources"]
     global_layers = ((document.get("Globals") or {}).get("Function") or {}).get("Layers", [])
-    layers: dict[str, dict[str, Path]] = {}
+    inlined: dict[str, list[str]] = {}
     for name, resource in resources.items():
         if resource["Type"] != FUNCTION:
             continue
-        layers[name] = {}
-        for reference in [*global_layers, *(resource.get("Properties") or {}).get("Layers", [])]:
+        properties = resource.get("Properties") or {}
+        code = build / properties["CodeUri"]
+        for reference in [*global_layers, *properties.get("Layers", [])]:
             layer_id = reference.get("Ref") if isinstance(reference, dict) else None
             if layer_id is None or resources.get(layer_id, {}).get("Type") != LAYER:
                 # An ARN of a layer outside this template: nothing here to copy, and it would not load.
                 raise SystemExit(f"inline_layers: {name} uses a layer this template does not build: {reference}")
-            layers[name][layer_id] = build / resources[layer_id]["Properties"]["ContentUri"]
-    return layers
-
-
-def inline(build: Path) -> dict[str, list[str]]:
-    """Copy every function's layers into its folder; return function -> the layers copied."""
-    document: dict[str, Any] = yaml.safe_load((build / "template.yaml").read_text())
-    inlined: dict[str, list[str]] = {}
-    for name, layers in function_layers(build, document).items():
-        code = build / document["Resources"][name]["Properties"]["CodeUri"]
-        for layer_id, content in layers.items():
+            content = build / resources[layer_id]["Properties"]["ContentUri"]
             folders = layer_python_dirs(content)
             if not folders:
                 raise SystemExit(f"inline_layers: {layer_id} ({content}) has no python/ folder")

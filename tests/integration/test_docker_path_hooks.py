@@ -273,11 +273,6 @@ def test_the_deploy_script_deploys_once_pointing_the_functions_at_localstacks_pa
     assert "DependencyTimeoutSeconds=8" in deploy
     assert "ApiUrl=" not in deploy
     assert "_user_request_" not in deploy + result.stdout
-    # And each function's `live` alias is pinned to what this deploy sends (code and parameter values)
-    built = template.load(tmp_path / "localstack-build" / "template.yaml")["Resources"]
-    functions = [resource for resource in built.values() if resource["Type"] == "AWS::Serverless::Function"]
-    assert functions
-    assert all(len(function["Properties"]["AutoPublishCodeSha256"]) == 64 for function in functions)
     # And SAM CLI saw LocalStack's credentials and the Docker path's region, not the shell's
     for environment in environments.read_text().split("--\n")[:-1]:
         assert "AWS_ACCESS_KEY_ID=test\n" in environment
