@@ -10,7 +10,7 @@ PIP_VERSION := 25.3
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help install localstack localstack-install run livro recycle reconcile traces demo bench up deploy down logs sam-local test test-unit test-integration test-localcloud test-localstack static lint typecheck template build check lock clean openapi fuzz
+.PHONY: help install localstack localstack-install run livro recycle flags flag faults-off reconcile traces demo bench up deploy down logs sam-local test test-unit test-integration test-localcloud test-localstack static lint typecheck template build check lock clean openapi fuzz
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -25,9 +25,11 @@ install: $(BIN)/.installed ## Create .venv and install the locked dependencies
 
 # The local cloud's admin identity, in .local/admin-credentials (AWS shared-credentials format).
 ADMIN_PROFILE := bookstore-admin
+# The functions' feature flags (flagd's format), every one off: make flags / flag / faults-off change them live.
+FLAGS := flags/bookstore.flagd.json
 
 run: install ## Run the whole Bookstore on the local cloud, http://127.0.0.1:3000 (Ctrl-C stops it)
-	$(PY) -m localcloud --startup bookstore_dev.startup:start --admin-profile $(ADMIN_PROFILE) $(ARGS)
+	$(PY) -m localcloud --startup bookstore_dev.startup:start --admin-profile $(ADMIN_PROFILE) --flags $(FLAGS) $(ARGS)
 
 livro: install ## Against a running `make run`, as its admin: add a book (ARGS='--titulo "Dom Casmurro" --preco 39.90 --estoque 10')
 	$(PY) -m bookstore_dev.admin --profile $(ADMIN_PROFILE) livro $(ARGS)
@@ -48,6 +50,15 @@ test-localcloud: install ## Local cloud tests: `python -m localcloud` driven ove
 
 test-localstack: localstack-install ## LocalStack tests: make localstack + make deploy, an order through LocalStack's API Gateway
 	LOCALSTACK_PYTHON=$(LOCALSTACK_VENV)/bin/python $(PY) -m pytest tests/localstack
+
+flags: install ## Against a running `make run`: each feature flag (fault), its variant and the others
+	$(PY) -m localcloud flags
+
+flag: install ## Against a running `make run`: one flag to a variant, live (ARGS=paymentFailure=50%)
+	$(PY) -m localcloud flag $(ARGS)
+
+faults-off: install ## Against a running `make run`: every feature flag back to off
+	$(PY) -m localcloud flags-off
 
 reconcile: install ## Against a running `make run`: run the order reconciler now, instead of at its next minute
 	$(PY) -m localcloud schedule ReconciliarOrdensFunction $(ARGS)

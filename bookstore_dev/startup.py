@@ -7,9 +7,12 @@ from __future__ import annotations
 from bookstore_dev.provision import provision
 from bookstore_dev.seed import seed_books
 from bookstore_dev.services import databases
+from bookstore_dev.template import ROOT
 from localcloud.cloud import StartupContext
 
 HOOK = "bookstore_dev.startup:start"
+# The functions' feature flags (the faults a class turns on), every one off: `make run` passes it as --flags.
+FLAGS = ROOT / "flags" / "bookstore.flagd.json"
 
 
 def start(context: StartupContext) -> None:

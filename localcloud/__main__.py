@@ -2,6 +2,9 @@
 python -m localcloud recycle         end every execution environment: the next requests start cold
 python -m localcloud status          list every execution environment and its state
 python -m localcloud schedule NAME   run one of the template's schedules now (Function.Event, or the function)
+python -m localcloud flags           the functions' feature flags (with --flags FILE): each one's variant
+python -m localcloud flag NAME=VARIANT   one flag to one of its variants, live
+python -m localcloud flags-off       every flag back to FILE's variant
 
 The template (template.yaml in the current directory by default) is the list of functions and
 routes. What the application needs at start-up (databases, secrets, seed data) comes from the
@@ -35,8 +38,9 @@ def parse_overrides(values: list[str]) -> dict[str, str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m localcloud", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", nargs="?", default="serve", choices=["serve", "recycle", "status", "schedule"])
-    parser.add_argument("name", nargs="?", help="schedule: which one")
+    commands = ["serve", "recycle", "status", "schedule", "flags", "flag", "flags-off"]
+    parser.add_argument("command", nargs="?", default="serve", choices=commands)
+    parser.add_argument("name", nargs="?", help="schedule: which one; flag: name=variant")
     parser.add_argument("--template", "-t", type=Path, default=Path("template.yaml"), help="default ./template.yaml, as sam local")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", "-p", type=int, default=3000, help="API port (default 3000, as sam local)")
@@ -53,13 +57,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--admin-profile", default="localcloud-admin", help="profile of the admin identity in STATE_DIR/admin-credentials")
     parser.add_argument("--state-dir", type=Path, default=Path(".local"), help="data, packages and telemetry (default ./.local)")
     parser.add_argument("--build-dir", type=Path, help="where the environments' packages are installed (default STATE_DIR/build)")
+    parser.add_argument("--flags", type=Path, help="a flagd flag-definition file: the functions' feature flags (see flags, flag)")
     parser.add_argument("--database-url", help="use this PostgreSQL (a superuser DSN) instead of the embedded one")
     parser.add_argument(
         "--startup", action="append", default=[], metavar="MODULE:FUNCTION", help="a start-up hook (repeatable), see StartupContext"
     )
     args = parser.parse_args(argv)
-    if (args.name is not None) != (args.command == "schedule"):
-        parser.error("only schedule takes a name, and it needs one")
+    if (args.name is not None) != (args.command in {"schedule", "flag"}):
+        parser.error("only schedule and flag take a name (flag: name=variant), and they need one")
 
     try:
         if args.command != "serve":
@@ -83,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
             startup=tuple(args.startup),
             schedules=args.schedules,
             admin_profile=args.admin_profile,
+            flags=args.flags.resolve() if args.flags else None,
         )
         cloud = LocalCloud(options)
         signal.signal(signal.SIGTERM, lambda *_: cloud.stop())
@@ -101,7 +107,7 @@ def control(command: str, host: str, port: int, name: str | None = None) -> int:
     try:
         # A schedule's run lasts as long as its function may (a minute or more).
         with urllib.request.urlopen(request, timeout=None if command == "schedule" else 10) as response:  # noqa: S310 - our own loopback control URL
-            print(json.dumps(json.load(response), indent=2))
+            print(json.dumps(json.load(response), indent=2, ensure_ascii=False))
     except urllib.error.HTTPError as error:
         raise LocalCloudError(json.load(error).get("message", str(error))) from None
     except OSError as error:

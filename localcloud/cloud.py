@@ -26,11 +26,12 @@ from typing import Any
 import boto3
 from moto.server import ThreadedMotoServer
 
-from localcloud import packaging
+from localcloud import flags, packaging
 from localcloud import template as templates
 from localcloud.apigateway import ApiGateway
 from localcloud.environment import FunctionSpec, InvocationReport
 from localcloud.errors import LocalCloudError
+from localcloud.flags import FlagsFile
 from localcloud.iam import CREDENTIALS_FILE, AccessControl, Principal
 from localcloud.lifetime import terminated_with
 from localcloud.net import free_port
@@ -62,6 +63,7 @@ class Options:
     startup: tuple[str, ...] = ()  # hooks, "module:function", called with a StartupContext before serving
     schedules: bool = True  # run the template's rate() schedules on their own (triggering them always works)
     admin_profile: str = "localcloud-admin"  # the admin identity's profile in STATE_DIR/admin-credentials
+    flags: Path | None = None  # a flagd flag-definition file the functions read (see localcloud.flags)
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,7 @@ class LocalCloud:
         self.pools: dict[str, FunctionPool] = {}
         self.gateway: ApiGateway | None = None
         self.scheduler: Scheduler | None = None
+        self.flags: FlagsFile | None = None
         self.access: AccessControl | None = None
         self.admin: Principal | None = None
         self.aws_endpoint: str | None = None
@@ -162,6 +165,9 @@ class LocalCloud:
         run_startup_hooks(hooks, context)
 
         injected = {"AWS_ENDPOINT_URL": self.aws_endpoint, "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_endpoint}
+        if options.flags is not None:
+            self.flags = FlagsFile(options.flags, options.state_dir / "flags.flagd.json")
+            injected[flags.ENVIRONMENT_VARIABLE] = str(self.flags.live)
         python = packaging.runtime_python()
         for function in template.functions.values():
             code = templates.code_path(template, function.codeuri)
@@ -200,7 +206,14 @@ class LocalCloud:
         self.scheduler = Scheduler(template.schedules, self._invoke_event, templates.REGION, self.console.line)
         if options.schedules:
             self._on_stop(self.scheduler.start(), first=True)
-        control = {"recycle": self.recycle, "status": self.status, "schedule": self.trigger}
+        control = {
+            "recycle": self.recycle,
+            "status": self.status,
+            "schedule": self.trigger,
+            "flags": self._describe_flags,
+            "flag": self._set_flag,
+            "flags-off": self._flags_off,
+        }
         self.gateway = ApiGateway(template.api, self._run, control, self.access)
         try:
             server = self.gateway.serve(options.host, options.port)
@@ -305,6 +318,24 @@ class LocalCloud:
         if schedule is None:
             raise LocalCloudError(f"name a schedule: {', '.join(sorted(self.scheduler.schedules)) or 'the template has none'}")
         return self.scheduler.trigger(schedule)
+
+    def _flags(self) -> FlagsFile:
+        if self.flags is None:
+            raise LocalCloudError("this cloud was started without --flags: no feature flags to show or change")
+        return self.flags
+
+    def _describe_flags(self) -> dict[str, Any]:
+        return self._flags().describe()
+
+    def _set_flag(self, assignment: str | None = None) -> dict[str, Any]:
+        described = self._flags().set(assignment or "")
+        self.console.line(f"local cloud: feature flag {assignment}")
+        return described
+
+    def _flags_off(self) -> dict[str, Any]:
+        described = self._flags().reset()
+        self.console.line("local cloud: every feature flag back to its variant in " + str(self._flags().source))
+        return described
 
     def recycle(self) -> dict[str, Any]:
         ended = sum(pool.recycle() for pool in self.pools.values())

@@ -26,6 +26,11 @@ def select_livros(connection: Connection, limit: int, offset: int) -> list[Livro
     return [Livro.model_validate(row) for row in rows]
 
 
+def sleep(connection: Connection, seconds: float) -> None:
+    """The database waits (a fault a class turns on: see `slowQuery`)."""
+    connection.execute("SELECT pg_sleep(%s)", (seconds,))
+
+
 def select_livro(connection: Connection, livro_id: int) -> Livro | None:
     row = connection.execute("SELECT id, titulo, autor, preco, estoque FROM livros WHERE id = %s", (livro_id,)).fetchone()
     return Livro.model_validate(row) if row else None

@@ -3,15 +3,19 @@ let Ordem de Compra hold stock while it charges the card, then keep or release i
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
 from uuid import UUID
 
 from psycopg.errors import ForeignKeyViolation
 
-from bookstore_shared import telemetry
+from bookstore_shared import flags, telemetry
 from bookstore_shared.database import Connection, Database
 from livros import repository
 from livros.errors import EstoqueInsuficiente, LivroNaoEncontrado, ReservaConflitante, ReservaLiberada, ReservaNaoEncontrada
 from livros.models import Livro, NovaReserva, NovoLivro, Reserva, StatusReserva
+
+T = TypeVar("T")
 
 RESERVATIONS = telemetry.meter().create_counter(
     "bookstore.stock.reservations", unit="{reservation}", description="Stock reservations by result"
@@ -23,6 +27,14 @@ def _count(result: str, livro_id: int) -> None:
     telemetry.current_span().set_attributes({"bookstore.book.id": livro_id, "bookstore.reservation.result": result})
 
 
+def _slowly(connection: Connection, query: Callable[[], T]) -> T:
+    """The catalogue's reads, after the database's own wait when `slowQuery` says (seconds): a
+    real `pg_sleep` in the same transaction, so the database span shows where the time went."""
+    if wait := flags.seconds("slowQuery"):
+        repository.sleep(connection, wait)
+    return query()
+
+
 class Livros:
     def __init__(self, database: Database) -> None:
         self._database = database
@@ -31,10 +43,13 @@ class Livros:
         return self._database.run(lambda connection: repository.insert_livro(connection, novo))
 
     def listar(self, limit: int, offset: int) -> list[Livro]:
-        return self._database.run(lambda connection: repository.select_livros(connection, limit, offset))
+        flags.delay("catalogueSlow")
+        return self._database.run(lambda connection: _slowly(connection, lambda: repository.select_livros(connection, limit, offset)))
 
     def obter(self, livro_id: int) -> Livro:
-        livro = self._database.run(lambda connection: repository.select_livro(connection, livro_id))
+        flags.delay("catalogueSlow")
+        flags.leak("memoryLeak")
+        livro = self._database.run(lambda connection: _slowly(connection, lambda: repository.select_livro(connection, livro_id)))
         if livro is None:
             raise LivroNaoEncontrado()
         return livro

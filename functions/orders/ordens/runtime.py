@@ -36,6 +36,10 @@ _signer = SigV4(_settings.aws_region)
 ordens = Ordens(
     repository,
     LivrosClient(ServiceClient("cadastro-de-livros", str(_settings.livros_api_url), _settings.http_timeout_seconds, _signer)),
-    PagamentosClient(ServiceClient("pagamento", str(_settings.pagamentos_api_url), _settings.http_timeout_seconds, _signer)),
+    PagamentosClient(
+        ServiceClient(
+            "pagamento", str(_settings.pagamentos_api_url), _settings.http_timeout_seconds, _signer, unreachable_flag="paymentUnreachable"
+        )
+    ),
     logger,
 )

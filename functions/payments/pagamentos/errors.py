@@ -15,5 +15,9 @@ class PagamentoConflitante(DomainError):
     message = "Esta ordem já tem um pagamento com outro valor"
 
 
+class ProcessadorIndisponivel(DomainError):
+    message = "O processador de pagamentos falhou; nada foi cobrado"
+
+
 def register_error_handlers(app: APIGatewayRestResolver) -> None:
-    map_domain_errors(app, {PagamentoNaoEncontrado: 404, PagamentoConflitante: 409})
+    map_domain_errors(app, {PagamentoNaoEncontrado: 404, PagamentoConflitante: 409, ProcessadorIndisponivel: 503})

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from uuid import UUID, uuid4
 
-from bookstore_shared import telemetry
+from bookstore_shared import flags, telemetry
 from bookstore_shared.database import Connection, Database
 from pagamentos import repository
-from pagamentos.errors import PagamentoConflitante, PagamentoNaoEncontrado
+from pagamentos.errors import PagamentoConflitante, PagamentoNaoEncontrado, ProcessadorIndisponivel
 from pagamentos.models import Cancelamento, MotivoRecusa, NovoPagamento, Pagamento, StatusPagamento
 
 PAYMENT_AMOUNT = telemetry.meter().create_histogram("bookstore.payment.amount", unit="BRL", description="Amounts charged, by outcome")
@@ -33,6 +33,10 @@ class Pagamentos:
     def processar(self, pedido: NovoPagamento) -> tuple[Pagamento, bool]:
         """Charges the order once. Returns the payment and whether it is new; a repeat for the same
         order returns the first payment, whatever card it brings."""
+        # The faults a class turns on (see bookstore_shared.flags): before anything is written.
+        flags.delay("paymentSlow")
+        if flags.happens("paymentFailure"):
+            raise ProcessadorIndisponivel()
         status, motivo = decide(pedido.cartao.numero)
 
         def work(connection: Connection) -> tuple[Pagamento, bool]:

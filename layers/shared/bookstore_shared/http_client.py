@@ -16,6 +16,8 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from bookstore_shared import flags
+
 
 class Failure(StrEnum):
     TIMEOUT = "timeout"  # no answer in time: the call may or may not have taken effect
@@ -80,8 +82,11 @@ class ServiceClient:
     """Calls one other service's API. The client (and its keep-alive connections) lives as long as
     the execution environment, so warm invocations skip the TCP handshake."""
 
-    def __init__(self, dependency: str, base_url: str, timeout_seconds: float, auth: httpx.Auth | None = None) -> None:
+    def __init__(
+        self, dependency: str, base_url: str, timeout_seconds: float, auth: httpx.Auth | None = None, unreachable_flag: str | None = None
+    ) -> None:
         self.dependency = dependency
+        self._unreachable_flag = unreachable_flag  # a feature flag that makes the dependency unreachable
         self._client = httpx.Client(
             base_url=base_url.rstrip("/"),
             timeout=httpx.Timeout(timeout_seconds, connect=min(timeout_seconds, 2.0)),
@@ -91,6 +96,8 @@ class ServiceClient:
 
     def request(self, method: str, path: str, json: Any = None, headers: dict[str, str] | None = None) -> httpx.Response:
         """Sends the request; answers below 500 are returned for the caller to interpret."""
+        if self._unreachable_flag and flags.enabled(self._unreachable_flag):
+            path = flags.UNREACHABLE_URL + path  # an absolute URL: the client's base URL is not used
         try:
             response = self._client.request(method, path, json=json, headers=headers)
         except (httpx.ConnectError, httpx.ConnectTimeout) as error:

@@ -13,6 +13,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from bookstore_shared import telemetry
 from bookstore_shared.api import create_app
 from bookstore_shared.database import Database
+from bookstore_shared.flags import configure_flags
 from bookstore_shared.log_format import TraceContextFormatter
 from bookstore_shared.settings import ServiceSettings, load_settings
 
@@ -27,6 +28,8 @@ class ServiceRuntime(Generic[S]):
         register_error_handlers: Callable[[APIGatewayRestResolver], None],
     ) -> None:
         telemetry.configure_telemetry()
+        with telemetry.step("feature flags"):
+            configure_flags()
         with telemetry.step("settings"):
             self.settings: S = load_settings(settings_type)
         self.logger = Logger(service=service_name, logger_formatter=TraceContextFormatter())
