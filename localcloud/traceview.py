@@ -37,6 +37,7 @@ class Span:
     attributes: dict[str, Any]
     resource: dict[str, Any] = field(default_factory=dict)
     links: list[tuple[str, str]] = field(default_factory=list)  # (trace id, span id) of each linked span
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (name, attributes), in order
     children: list[Span] = field(default_factory=list)
 
     @property
@@ -141,6 +142,7 @@ def read_traces(paths: list[Path]) -> list[Trace]:
                             attributes=_attributes(raw.get("attributes")),
                             resource=resource,
                             links=[(link["traceId"], link["spanId"]) for link in raw.get("links", [])],
+                            events=[(event.get("name", ""), _attributes(event.get("attributes"))) for event in raw.get("events", [])],
                         )
                         spans[(span.trace_id, span.span_id)] = span
     grouped: dict[str, list[Span]] = defaultdict(list)

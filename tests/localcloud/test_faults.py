@@ -15,15 +15,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
-import psycopg
 import pytest
 
-from bookstore_dev.services import databases as services_with_data
-from bookstore_shared.http_client import SigV4
 from localcloud.process import LocalCloudProcess, wait_until
 from tests.support.bookstore import CARD_APPROVED, CARD_DECLINED
-from tests.support.cloud import bookstore_cloud
-from tests.support.invariants import DB, reconcile_everything, violations
+from tests.support.cloud import admin_book, bookstore_cloud, databases
+from tests.support.invariants import reconcile_everything, violations
 
 ORDERS = 48
 CLIENTS = 4  # fewer than the 5 environments a function may have: a 429 would be an environment leaked
@@ -43,20 +40,8 @@ def cloud(tmp_path: Path) -> Iterator[LocalCloudProcess]:
         cloud.stop()
 
 
-def databases(state_dir: Path) -> DB:
-    """Each service's database, as the embedded server's superuser (over its socket)."""
-    run = state_dir / "postgres" / "run"
-    port = (state_dir / "postgres" / "postmaster.pid").read_text().splitlines()[3]  # its 4th line, as PostgreSQL writes it
-    names = [str(service.database) for service in services_with_data()]
-    return {name: psycopg.connect(host=str(run), port=port, user="postgres", dbname=name, autocommit=True) for name in names}
-
-
 def new_book(cloud: LocalCloudProcess) -> int:
-    body = {"titulo": "Falhas", "autor": "Anônimo", "preco": "12.50", "estoque": STOCK}
-    book = httpx.post(f"{cloud.url}/livros", json=body, timeout=60, auth=SigV4.from_profile(cloud.admin_credentials))
-    assert book.status_code == 201, book.text
-    livro_id: int = book.json()["id"]
-    return livro_id
+    return admin_book(cloud, STOCK, titulo="Falhas")
 
 
 class Burst:

@@ -1,0 +1,206 @@
+"""The README's exercises: each fault of flags/bookstore.flagd.json switched on live (as `make flag`
+does) under a short load, on Bookstore as `make run` starts it. The telemetry shows the fault
+where the README says to look (the flag's evaluation on the span, the error status, the delay on
+the right span, `Max Memory Used` growing), and afterwards, with every flag off again, the three
+databases agree: no oversell, one approved payment per concluded order, nothing charged that did
+not conclude."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import secrets
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from urllib.parse import quote
+
+import httpx
+import pytest
+
+from localcloud.process import LocalCloudProcess
+from localcloud.traceview import Span
+from tests.support.bookstore import CARD_APPROVED
+from tests.support.cloud import admin_book, bookstore_cloud, databases
+from tests.support.invariants import reconcile_everything, violations
+
+ORDERS = 6
+CLIENTS = 3
+STOCK = 50
+
+
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloudProcess]:
+    cloud = bookstore_cloud(tmp_path_factory.mktemp("exercises")).wait_ready()
+    try:
+        yield cloud
+    finally:
+        cloud.stop()
+
+
+@pytest.fixture
+def livro_id(cloud: LocalCloudProcess) -> Iterator[int]:
+    """A book of its own for one exercise; afterwards every flag off, and the data consistent."""
+    livro_id = admin_book(cloud, STOCK, titulo="Exercícios")
+    yield livro_id
+    cloud.control("flags-off")
+    db = databases(cloud.state_dir)
+    try:
+        reconcile_everything(lambda: cloud.control("schedule/ReconciliarOrdensFunction"), db)
+        assert violations(db, {livro_id: STOCK}) == []
+    finally:
+        for connection in db.values():
+            connection.close()
+
+
+def switch(cloud: LocalCloudProcess, assignment: str) -> None:
+    """`make flag ARGS=name=variant`, as the README's exercises say."""
+    described = cloud.control("flag/" + quote(assignment, safe=""))
+    name, variant = assignment.split("=")
+    assert described[name]["variant"] == variant  # type: ignore[index]
+
+
+def traced(method: str, url: str, **kwargs: object) -> tuple[str, httpx.Response]:
+    """A request that starts its own trace (its `traceparent`), so the test finds that trace."""
+    trace_id = secrets.token_hex(16)
+    headers = {"traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"}
+    return trace_id, httpx.request(method, url, headers=headers, timeout=60, **kwargs)  # type: ignore[arg-type]
+
+
+def orders(cloud: LocalCloudProcess, livro_id: int) -> list[tuple[str, httpx.Response]]:
+    """A short load: ORDERS orders from CLIENTS clients at once."""
+    body = {"livro_id": livro_id, "quantidade": 1, "cartao": CARD_APPROVED}
+    with ThreadPoolExecutor(CLIENTS) as clients:
+        return list(clients.map(lambda _: traced("POST", f"{cloud.url}/ordens", json=body), range(ORDERS)))
+
+
+def trace_spans(cloud: LocalCloudProcess, trace_ids: list[str], complete: str) -> dict[str, list[Span]]:
+    """Each trace's spans, once every trace has a span named `complete` (the exports arrive after the answers)."""
+    wanted = set(trace_ids)
+
+    def every_trace_has_it(spans: list[Span]) -> bool:
+        return wanted <= {span.trace_id for span in spans if span.name == complete}
+
+    spans = cloud.wait_for_spans(every_trace_has_it, timeout_s=60)
+    return {trace_id: [span for span in spans if span.trace_id == trace_id] for trace_id in trace_ids}
+
+
+def evaluations(span: Span, flag: str) -> list[dict[str, object]]:
+    """The `feature_flag.evaluation` events of `flag` on the span (OpenFeature's OpenTelemetry hook)."""
+    return [attributes for name, attributes in span.events if name == "feature_flag.evaluation" and attributes["feature_flag.key"] == flag]
+
+
+def only(spans: list[Span], name: str, service: str) -> Span:
+    found = [span for span in spans if span.name == name and span.service == service]
+    assert len(found) == 1, [(span.service, span.name) for span in spans]
+    return found[0]
+
+
+def test_payment_failure_fails_the_payments_in_the_traces_and_charges_nothing(cloud: LocalCloudProcess, livro_id: int) -> None:
+    # Given every payment set to fail
+    switch(cloud, "paymentFailure=100%")
+    # When orders come in
+    answered = orders(cloud, livro_id)
+    # Then none concludes, and the buyer is told the payment service failed
+    assert {(response.status_code, response.json()["motivo"]) for _, response in answered} == {(502, "PAGAMENTO_INDISPONIVEL")}
+    # And each trace shows Pagamento's span in error, hit by the flag, with the flag's evaluation on it
+    for spans in trace_spans(cloud, [trace_id for trace_id, _ in answered], "POST /ordens").values():
+        payments = [span for span in spans if span.name == "POST /pagamentos" and span.service == "pagamento"]
+        assert payments, [(span.service, span.name) for span in spans]
+        for payment in payments:
+            assert payment.error
+            assert payment.attributes["bookstore.fault"] == "paymentFailure"
+            assert [evaluation["feature_flag.result.variant"] for evaluation in evaluations(payment, "paymentFailure")] == ["100%"]
+
+
+def test_a_slow_payment_shows_as_its_own_span_under_pagamento(cloud: LocalCloudProcess, livro_id: int) -> None:
+    # Given payments that wait a second
+    switch(cloud, "paymentSlow=1s")
+    # When orders come in
+    answered = orders(cloud, livro_id)
+    # Then they conclude, a second later
+    assert {response.status_code for _, response in answered} == {201}
+    # And in each trace the second is a span of its own inside Pagamento's
+    for spans in trace_spans(cloud, [trace_id for trace_id, _ in answered], "POST /ordens").values():
+        wait = only(spans, "fault paymentSlow", "pagamento")
+        assert 1000 <= wait.duration_ms < 1500
+        assert wait.parent_id == only(spans, "POST /pagamentos", "pagamento").span_id
+
+
+def test_an_unreachable_payment_service_shows_as_a_refused_connection_from_ordem_de_compra(cloud: LocalCloudProcess, livro_id: int) -> None:
+    # Given Ordem de Compra pointed at an address where nothing listens
+    switch(cloud, "paymentUnreachable=on")
+    # When orders come in
+    answered = orders(cloud, livro_id)
+    # Then none concludes: the payment service is unavailable
+    assert {(response.status_code, response.json()["motivo"]) for _, response in answered} == {(503, "PAGAMENTO_INDISPONIVEL")}
+    # And each trace shows Ordem de Compra's call failing, and no span of Pagamento at all
+    for spans in trace_spans(cloud, [trace_id for trace_id, _ in answered], "POST /ordens").values():
+        assert not [span for span in spans if span.service == "pagamento"]
+        calls = [span for span in spans if span.service == "ordem-de-compra" and span.kind == "client" and span.error]
+        urls = [str(span.attributes.get("http.url", span.attributes.get("url.full", ""))) for span in calls]
+        assert any(url.startswith("http://127.0.0.1:9/") for url in urls), urls
+        server = only(spans, "POST /ordens", "ordem-de-compra")
+        assert server.attributes["bookstore.fault"] == "paymentUnreachable"
+
+
+def test_a_slow_catalogue_shows_its_wait_inside_get_livros(cloud: LocalCloudProcess, livro_id: int) -> None:
+    # Given the catalogue slowed down by half a second
+    switch(cloud, "catalogueSlow=500ms")
+    # When buyers look at the book
+    looked = [traced("GET", f"{cloud.url}/livros/{livro_id}") for _ in range(3)]
+    assert {response.status_code for _, response in looked} == {200}
+    # Then each trace's GET /livros/{id} holds a half-second span of the fault
+    for spans in trace_spans(cloud, [trace_id for trace_id, _ in looked], "GET /livros/{id}").values():
+        wait = only(spans, "fault catalogueSlow", "cadastro-de-livros")
+        assert 500 <= wait.duration_ms < 1000
+        assert wait.parent_id == only(spans, "GET /livros/{id}", "cadastro-de-livros").span_id
+
+
+def test_a_slow_query_is_the_database_span_that_takes_the_time(cloud: LocalCloudProcess, livro_id: int) -> None:
+    # Given PostgreSQL answering the catalogue half a second late
+    switch(cloud, "slowQuery=500ms")
+    # When buyers look at the book
+    looked = [traced("GET", f"{cloud.url}/livros/{livro_id}") for _ in range(3)]
+    assert {response.status_code for _, response in looked} == {200}
+    # Then in each trace a database span of Cadastro de Livros took the half second, a real pg_sleep
+    for spans in trace_spans(cloud, [trace_id for trace_id, _ in looked], "GET /livros/{id}").values():
+        slow = [span for span in spans if span.service == "cadastro-de-livros" and span.kind == "client" and span.duration_ms >= 500]
+        assert len(slow) == 1, [(span.name, span.duration_ms) for span in spans]
+        assert "pg_sleep" in str(slow[0].attributes.get("db.statement", slow[0].attributes.get("db.query.text", "")))
+
+
+MAX_MEMORY = re.compile(r"Max Memory Used: (\d+) MB")
+
+
+def test_a_memory_leak_grows_max_memory_used_in_report(cloud: LocalCloudProcess, livro_id: int) -> None:
+    # Given GET /livros/{id} keeping 10 MB per invocation
+    switch(cloud, "memoryLeak=10MB")
+    cloud.control("recycle")  # one environment from here on: the one whose memory is watched
+    mark = cloud.mark()
+    # When the book is viewed five times, one after the other (each time once the last invocation
+    # has ended, so that the same environment serves them all)
+    for count in range(1, 6):
+        assert httpx.get(f"{cloud.url}/livros/{livro_id}", timeout=60).status_code == 200
+        reports = cloud.reports("ObterLivroFunction", mark, expected=count, timeout_s=30)
+    # Then REPORT's Max Memory Used grows by about 10 MB an invocation
+    used = [int(match[1]) for report in reports if (match := MAX_MEMORY.search(report.line))]
+    assert len(used) == 5, [report.line for report in reports]
+    assert all(later - earlier >= 8 for earlier, later in itertools.pairwise(used)), used
+
+
+def test_with_every_flag_off_again_orders_conclude(cloud: LocalCloudProcess, livro_id: int) -> None:
+    # Given faults that were on, then `make faults-off`
+    switch(cloud, "paymentFailure=100%")
+    switch(cloud, "paymentUnreachable=on")
+    described = cloud.control("flags-off")
+    assert not [name for name, flag in described.items() if flag["changed"]]  # type: ignore[index]
+    # When orders come in, Then they conclude
+    assert {response.status_code for _, response in orders(cloud, livro_id)} == {201}
+
+
+def test_the_flags_file_is_the_one_make_run_gives(cloud: LocalCloudProcess) -> None:
+    described = cloud.control("flags")
+    assert set(described) == {"paymentFailure", "paymentSlow", "paymentUnreachable", "catalogueSlow", "slowQuery", "memoryLeak"}
+    assert all(flag["variant"] == "off" for flag in described.values())  # type: ignore[index]
+    assert Path(cloud.state_dir / "flags.flagd.json").exists()

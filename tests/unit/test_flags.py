@@ -1,0 +1,97 @@
+"""The feature flags: the file `make run` gives the functions, and how the local cloud changes it."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from bookstore_dev.services import services
+from bookstore_dev.startup import FLAGS
+from bookstore_dev.template import ROOT
+from localcloud.errors import LocalCloudError
+from localcloud.flags import FlagsFile
+
+READERS = {"happens", "enabled", "seconds", "probability", "delay", "leak"}
+
+
+def flags_in_code() -> set[str]:
+    """Every flag name the functions and the layer evaluate: `flags.<reader>("name")` calls and
+    `unreachable_flag="name"` arguments, read from the source."""
+    folders = {ROOT / "layers" / "shared"} | {ROOT / service.code for service in services()}
+    found = set()
+    for folder in folders:
+        for path in folder.rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if not isinstance(node, ast.Call):
+                    continue
+                function, first = node.func, node.args[0] if node.args else None
+                if isinstance(function, ast.Attribute) and function.attr in READERS and isinstance(first, ast.Constant):
+                    found.add(str(first.value))
+                found |= {str(k.value.value) for k in node.keywords if k.arg == "unreachable_flag" and isinstance(k.value, ast.Constant)}
+    return found
+
+
+def test_the_file_defines_exactly_the_flags_the_code_evaluates_each_off_by_default() -> None:
+    flags = json.loads(FLAGS.read_text())["flags"]
+    assert set(flags) == flags_in_code()
+    for name, flag in flags.items():
+        assert flag["state"] == "ENABLED", name
+        assert flag["defaultVariant"] == "off", name
+        assert flag["variants"]["off"] in (0, False, {"delay_ms": 0, "jitter_ms": 0}), name
+        assert flag["metadata"]["description"], name
+
+
+@pytest.fixture
+def flags_file(tmp_path: Path) -> FlagsFile:
+    return FlagsFile(FLAGS, tmp_path / "state" / "flags.flagd.json")
+
+
+def live_variant(flags_file: FlagsFile, name: str) -> str:
+    variant: str = json.loads(flags_file.live.read_text())["flags"][name]["defaultVariant"]
+    return variant
+
+
+def test_setting_a_flag_rewrites_the_live_copy_only(flags_file: FlagsFile) -> None:
+    source = FLAGS.read_text()
+    described = flags_file.set("paymentFailure=50%")
+    assert described["paymentFailure"]["variant"] == "50%"
+    assert described["paymentFailure"]["changed"] is True
+    assert live_variant(flags_file, "paymentFailure") == "50%"
+    assert FLAGS.read_text() == source
+    assert not list(flags_file.live.parent.glob("*.partial"))
+
+
+def test_flags_off_puts_back_the_source_variants(flags_file: FlagsFile) -> None:
+    flags_file.set("paymentUnreachable=on")
+    flags_file.set("slowQuery=2s")
+    described = flags_file.reset()
+    assert {name: flag["changed"] for name, flag in described.items()} == dict.fromkeys(described, False)
+    assert live_variant(flags_file, "slowQuery") == "off"
+
+
+@pytest.mark.parametrize(
+    ("assignment", "message"),
+    [
+        ("paymentFailur=50%", "no flag 'paymentFailur'; the flags are catalogueSlow, memoryLeak, paymentFailure"),
+        ("paymentFailure=60%", "paymentFailure has no variant '60%'; its variants are off, 10%, 25%"),
+        ("paymentFailure", "expected flag=variant"),
+    ],
+)
+def test_a_wrong_flag_or_variant_is_refused_naming_the_choices_and_changes_nothing(
+    flags_file: FlagsFile, assignment: str, message: str
+) -> None:
+    before = flags_file.live.read_text()
+    with pytest.raises(LocalCloudError, match=re.escape(message)):
+        flags_file.set(assignment)
+    assert flags_file.live.read_text() == before
+
+
+def test_a_file_not_in_flagds_format_is_refused_at_start(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.json"
+    broken.write_text(json.dumps({"flags": {"x": {"variants": {"on": True}}}}))
+    with pytest.raises(LocalCloudError, match="not flagd's format"):
+        FlagsFile(broken, tmp_path / "live.json")
