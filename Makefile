@@ -10,7 +10,7 @@ PIP_VERSION := 25.3
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help install localstack localstack-install run livro recycle flags flag faults-off reconcile traces demo bench up deploy down logs sam-local test test-unit test-integration test-localcloud test-localstack static lint typecheck template build check lock clean openapi fuzz
+.PHONY: help install localstack localstack-install run livro recycle flags flag fault faults faults-off reconcile traces demo bench up deploy down logs sam-local test test-unit test-integration test-localcloud test-localstack static lint typecheck template build check lock clean openapi fuzz
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -57,8 +57,14 @@ flags: install ## Against a running `make run`: each feature flag (fault), its v
 flag: install ## Against a running `make run`: one flag to a variant, live (ARGS=paymentFailure=50%)
 	$(PY) -m localcloud flag $(ARGS)
 
-faults-off: install ## Against a running `make run`: every feature flag back to off
-	$(PY) -m localcloud flags-off
+fault: install ## Against a running `make run`: a platform fault, live (ARGS='CriarPagamentoFunction:delay=2000@50', see README)
+	$(PY) -m localcloud fault $(ARGS)
+
+faults: install ## Against a running `make run`: the platform faults on
+	$(PY) -m localcloud faults
+
+faults-off: install ## Against a running `make run`: every fault off, platform faults and feature flags
+	$(PY) -m localcloud faults-off
 
 reconcile: install ## Against a running `make run`: run the order reconciler now, instead of at its next minute
 	$(PY) -m localcloud schedule ReconciliarOrdensFunction $(ARGS)

@@ -5,6 +5,9 @@ python -m localcloud schedule NAME   run one of the template's schedules now (Fu
 python -m localcloud flags           the functions' feature flags (with --flags FILE): each one's variant
 python -m localcloud flag NAME=VARIANT   one flag to one of its variants, live
 python -m localcloud flags-off       every flag back to FILE's variant
+python -m localcloud fault SPEC      a platform fault, live: TARGET:KIND[=VALUE][@PERCENT] (see localcloud.platform_faults)
+python -m localcloud faults          the platform faults on
+python -m localcloud faults-off      every platform fault off, and every flag back to FILE's variant
 
 The template (template.yaml in the current directory by default) is the list of functions and
 routes. What the application needs at start-up (databases, secrets, seed data) comes from the
@@ -38,7 +41,7 @@ def parse_overrides(values: list[str]) -> dict[str, str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m localcloud", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    commands = ["serve", "recycle", "status", "schedule", "flags", "flag", "flags-off"]
+    commands = ["serve", "recycle", "status", "schedule", "flags", "flag", "flags-off", "faults", "fault", "faults-off"]
     parser.add_argument("command", nargs="?", default="serve", choices=commands)
     parser.add_argument("name", nargs="?", help="schedule: which one; flag: name=variant")
     parser.add_argument("--template", "-t", type=Path, default=Path("template.yaml"), help="default ./template.yaml, as sam local")
@@ -63,8 +66,10 @@ def main(argv: list[str] | None = None) -> int:
         "--startup", action="append", default=[], metavar="MODULE:FUNCTION", help="a start-up hook (repeatable), see StartupContext"
     )
     args = parser.parse_args(argv)
-    if (args.name is not None) != (args.command in {"schedule", "flag"}):
-        parser.error("only schedule and flag take a name (flag: name=variant), and they need one")
+    if (args.name is not None) != (args.command in {"schedule", "flag", "fault"}):
+        parser.error(
+            "only schedule, flag and fault take an argument (flag NAME=VARIANT, fault TARGET:KIND[=VALUE][@PERCENT]), and they need one"
+        )
 
     try:
         if args.command != "serve":

@@ -35,6 +35,7 @@ from localcloud.flags import FlagsFile
 from localcloud.iam import CREDENTIALS_FILE, AccessControl, Principal
 from localcloud.lifetime import terminated_with
 from localcloud.net import free_port
+from localcloud.platform_faults import PlatformFaults
 from localcloud.pool import FunctionPool, Throttled
 from localcloud.postgres import DatabaseServer, EmbeddedPostgres, existing_server
 from localcloud.schedules import Scheduler
@@ -115,6 +116,7 @@ class LocalCloud:
         self.gateway: ApiGateway | None = None
         self.scheduler: Scheduler | None = None
         self.flags: FlagsFile | None = None
+        self.platform_faults = PlatformFaults(self.pools, self.console.line)
         self.access: AccessControl | None = None
         self.admin: Principal | None = None
         self.aws_endpoint: str | None = None
@@ -203,6 +205,7 @@ class LocalCloud:
             )
         self._on_stop(self._close_pools, first=True)
 
+        self.platform_faults.receiver = None if options.otlp_endpoint else f"http://{options.host}:{options.otlp_port}"
         self.scheduler = Scheduler(template.schedules, self._invoke_event, templates.REGION, self.console.line)
         if options.schedules:
             self._on_stop(self.scheduler.start(), first=True)
@@ -213,6 +216,9 @@ class LocalCloud:
             "flags": self._describe_flags,
             "flag": self._set_flag,
             "flags-off": self._flags_off,
+            "fault": self._add_fault,
+            "faults": self.platform_faults.describe,
+            "faults-off": self._faults_off,
         }
         self.gateway = ApiGateway(template.api, self._run, control, self.access)
         try:
@@ -298,12 +304,12 @@ class LocalCloud:
             postgres.stop()
 
     def _run(self, function: str, event: bytes) -> InvocationReport:
-        return self.pools[function].invoke(event)
+        return self.platform_faults.invoke(function, lambda: self.pools[function].invoke(event))
 
     def _invoke_event(self, function: str, event: bytes) -> dict[str, Any]:
         """An invocation that is not an API request (a schedule's): how it went, and what it answered."""
         try:
-            report = self.pools[function].invoke(event)
+            report = self._run(function, event)
         except Throttled:
             return {"outcome": "throttled"}
         try:
@@ -330,6 +336,17 @@ class LocalCloud:
     def _set_flag(self, assignment: str | None = None) -> dict[str, Any]:
         described = self._flags().set(assignment or "")
         self.console.line(f"local cloud: feature flag {assignment}")
+        return described
+
+    def _add_fault(self, spec: str | None = None) -> dict[str, Any]:
+        return self.platform_faults.add(spec or "")
+
+    def _faults_off(self) -> dict[str, Any]:
+        """Every platform fault off, and every feature flag back to its file's variant: all as it was."""
+        described = {"platform": self.platform_faults.clear()}
+        if self.flags is not None:
+            described["flags"] = self.flags.reset()
+        self.console.line("local cloud: every fault off" + (", every feature flag back to its variant" if self.flags else ""))
         return described
 
     def _flags_off(self) -> dict[str, Any]:

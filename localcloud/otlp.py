@@ -11,6 +11,7 @@ import queue
 import signal
 import sys
 import threading
+import time
 import zlib
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,14 @@ class OtlpReceiver:
 
         class Handler(QuietHandler):
             def do_POST(self) -> None:
+                if self.path == "/_localcloud/faults":
+                    # The cloud's, on this machine: not another host's, not a web page's.
+                    if self.client_address[0] not in {"127.0.0.1", "::1"} or "Origin" in self.headers:
+                        self.answer(403, b"", "text/plain")
+                        return
+                    receiver._set_faults(json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0))))
+                    self.answer(200, b"{}", "application/json")
+                    return
                 signal = SIGNALS.get(self.path.split("?")[0])
                 if signal is None:
                     self.answer(404, b"", "text/plain")
@@ -93,6 +102,11 @@ class OtlpReceiver:
                     except (zlib.error, EOFError) as error:  # not gzip, or cut short: the sender's 400
                         self.answer(400, str(error).encode(), "text/plain")
                         return
+                # A fault the cloud turned on (localcloud.platform_faults): a Collector slow or down.
+                time.sleep(receiver.delay_ms / 1000)
+                if receiver.down:
+                    self.answer(503, b"receiver down (an injected fault)", "text/plain")
+                    return
                 file_name, request_type, response_type = signal
                 is_json = self.headers.get("Content-Type", "").split(";")[0].strip() == "application/json"
                 try:
@@ -109,6 +123,7 @@ class OtlpReceiver:
                     self.answer(200, response_type().SerializeToString(), "application/x-protobuf")
 
         self._pending: queue.Queue[tuple[str, Any] | None] = queue.Queue()
+        self.delay_ms, self.down = 0, False
         self._server = NoDelayServer((host, port), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, name="otlp-receiver", daemon=True)
         self._writer = threading.Thread(target=self._write, name="otlp-writer", daemon=True)
@@ -117,6 +132,9 @@ class OtlpReceiver:
     def endpoint(self) -> str:
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
+
+    def _set_faults(self, settings: dict[str, Any]) -> None:
+        self.delay_ms, self.down = int(settings.get("delay_ms", 0)), bool(settings.get("down", False))
 
     def start(self) -> OtlpReceiver:
         self._writer.start()
