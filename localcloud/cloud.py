@@ -304,7 +304,7 @@ class LocalCloud:
             postgres.stop()
 
     def _run(self, function: str, event: bytes) -> InvocationReport:
-        return self.platform_faults.invoke(function, lambda: self.pools[function].invoke(event))
+        return self.platform_faults.invoke(function, lambda delay_s: self.pools[function].invoke(event, delay_s))
 
     def _invoke_event(self, function: str, event: bytes) -> dict[str, Any]:
         """An invocation that is not an API request (a schedule's): how it went, and what it answered."""

@@ -111,17 +111,16 @@ class PlatformFaults:
         with self._lock:
             return {"faults": [str(fault) for fault in self._faults.values()]}
 
-    def invoke(self, function: str, invoke: Callable[[], InvocationReport]) -> InvocationReport:
-        """One invocation of `function` through whatever faults are on for it."""
+    def invoke(self, function: str, invoke: Callable[[float], InvocationReport]) -> InvocationReport:
+        """One invocation of `function` through whatever faults are on for it; `invoke(delay_s)`
+        runs it, holding its environment for `delay_s` first."""
         with self._lock:
             faults = {kind: fault for (target, kind), fault in self._faults.items() if target in {function, "*"}}
         if not faults:
-            return invoke()
+            return invoke(0.0)
         pool = self._pools[function]
         if (fault := faults.get("cold")) and fault.hits():
             pool.recycle()  # the idle environments end: this invocation starts a new one
-        if (fault := faults.get("delay")) and fault.hits():
-            time.sleep((fault.value or 0) / 1000)
         if (fault := faults.get("response")) and fault.hits():
             body: dict[str, Any] = {"statusCode": fault.value, "headers": {"Content-Type": "application/json"}}
             body["body"] = json.dumps({"message": "Injected fault (integration response)"})
@@ -132,7 +131,8 @@ class PlatformFaults:
         if (fault := faults.get("timeout")) and fault.hits():
             time.sleep(pool.spec.timeout_s)
             return InvocationReport("fault", Outcome.TIMEOUT, b'{"errorMessage": "Task timed out"}', pool.spec.timeout_s * 1000, None, 0)
-        return invoke()
+        delay = faults.get("delay")
+        return invoke((delay.value or 0) / 1000 if delay and delay.hits() else 0.0)
 
     def _apply_standing(self) -> None:
         """The faults that are a state, not a dice per invocation: throttling and the receiver."""

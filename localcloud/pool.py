@@ -52,11 +52,14 @@ class FunctionPool:
         # Ends invocations whose extensions still work after the response (one per environment at most).
         self._post_runtime = ThreadPoolExecutor(max_workers=max(1, limit), thread_name_prefix=f"{spec.name}-post-runtime")
 
-    def invoke(self, payload: bytes) -> InvocationReport:
+    def invoke(self, payload: bytes, delay_s: float = 0.0) -> InvocationReport:
         """The invocation's report as soon as the runtime has answered. While extensions still work
-        on it, the environment stays busy and ends its invocation in the background."""
+        on it, the environment stays busy and ends its invocation in the background. `delay_s`
+        holds the environment before the invocation starts (an injected fault, as FIS's add-delay
+        does from inside the environment)."""
         environment = self._acquire()
         try:
+            time.sleep(delay_s)
             report = environment.invoke(payload)
         except BaseException:
             # A bug here, not the function's: end that environment and give its slot back.

@@ -204,3 +204,89 @@ def test_the_flags_file_is_the_one_make_run_gives(cloud: LocalCloudProcess) -> N
     assert set(described) == {"paymentFailure", "paymentSlow", "paymentUnreachable", "catalogueSlow", "slowQuery", "memoryLeak"}
     assert all(flag["variant"] == "off" for flag in described.values())  # type: ignore[index]
     assert Path(cloud.state_dir / "flags.flagd.json").exists()
+
+
+# --- Platform faults (python -m localcloud fault …): the code does not know; the traces show the effects
+
+
+def platform_fault(cloud: LocalCloudProcess, spec: str) -> None:
+    """`make fault ARGS=spec`, as the README's exercises say."""
+    assert spec in cloud.control("fault/" + quote(spec, safe=""))["faults"]  # type: ignore[operator]
+
+
+@pytest.fixture
+def platform_off(cloud: LocalCloudProcess) -> Iterator[None]:
+    yield
+    described = cloud.control("faults-off")
+    assert described["platform"] == {"faults": []}
+
+
+def test_an_added_invocation_delay_is_the_gap_between_the_callers_span_and_the_functions(
+    cloud: LocalCloudProcess, livro_id: int, platform_off: None
+) -> None:
+    # Given every invocation of CriarPagamentoFunction delayed by 800 ms before it starts
+    platform_fault(cloud, "CriarPagamentoFunction:delay=800@100")
+    # When orders come in
+    answered = orders(cloud, livro_id)
+    assert {response.status_code for _, response in answered} == {201}
+    # Then in each trace Ordem de Compra's call to Pagamento lasts 800 ms more than Pagamento's own span
+    for spans in trace_spans(cloud, [trace_id for trace_id, _ in answered], "POST /ordens").values():
+        server = only(spans, "POST /pagamentos", "pagamento")
+        call = next(span for span in spans if span.span_id == server.parent_id)
+        assert call.duration_ms - server.duration_ms >= 800
+
+
+def test_an_invocation_error_is_a_502_with_no_span_of_the_function(cloud: LocalCloudProcess, livro_id: int, platform_off: None) -> None:
+    # Given every invocation of ObterLivroFunction failing before the function runs
+    platform_fault(cloud, "ObterLivroFunction:error@100")
+    # When buyers look at the book
+    looked = [traced("GET", f"{cloud.url}/livros/{livro_id}") for _ in range(3)]
+    # Then API Gateway answers 502, and no span of Cadastro de Livros exists in those traces
+    assert {response.status_code for _, response in looked} == {502}
+    marker_trace, _ = traced("GET", f"{cloud.url}/livros?limit=1")  # a later request whose spans do arrive
+    spans = trace_spans(cloud, [marker_trace], "GET /livros")
+    assert spans[marker_trace]
+    written = {span.trace_id for span in cloud.spans()}
+    assert not written & {trace_id for trace_id, _ in looked}
+
+
+def test_a_fixed_integration_response_answers_without_running_the_function(cloud: LocalCloudProcess, platform_off: None) -> None:
+    platform_fault(cloud, "ListarLivrosFunction:response=503@100")
+    response = httpx.get(f"{cloud.url}/livros", timeout=60)
+    assert response.status_code == 503
+    assert response.json() == {"message": "Injected fault (integration response)"}
+
+
+def test_a_cold_start_storm_makes_every_invocation_a_cold_start(cloud: LocalCloudProcess, livro_id: int, platform_off: None) -> None:
+    # Given every invocation of ObterLivroFunction on a new environment
+    platform_fault(cloud, "ObterLivroFunction:cold@100")
+    mark = cloud.mark()
+    # When the book is viewed three times
+    for count in range(1, 4):
+        assert httpx.get(f"{cloud.url}/livros/{livro_id}", timeout=60).status_code == 200
+        reports = cloud.reports("ObterLivroFunction", mark, expected=count, timeout_s=30)
+    # Then each REPORT has an Init Duration: three cold starts
+    assert [report.cold for report in reports] == [True, True, True]
+
+
+def test_throttling_to_one_environment_answers_429_to_the_requests_beyond(cloud: LocalCloudProcess, platform_off: None) -> None:
+    # Given ListarLivrosFunction throttled to one environment, and each invocation slowed so they overlap
+    platform_fault(cloud, "ListarLivrosFunction:throttle=1")
+    platform_fault(cloud, "ListarLivrosFunction:delay=6000@100")  # longer than the 5 s a request waits for a free one
+    # When three buyers list the catalogue at once
+    with ThreadPoolExecutor(3) as buyers:
+        statuses = sorted(buyers.map(lambda _: httpx.get(f"{cloud.url}/livros", timeout=60).status_code, range(3)))
+    # Then one is served and the others are throttled, as Lambda throttles beyond a function's concurrency
+    assert statuses.count(200) >= 1
+    assert 429 in statuses, statuses
+
+
+def test_a_receiver_that_is_down_loses_the_telemetry_and_the_functions_say_so(cloud: LocalCloudProcess, platform_off: None) -> None:
+    # Given the OTLP receiver answering 503
+    platform_fault(cloud, "receiver:down")
+    mark = cloud.mark()
+    # When buyers look at the catalogue, Then they are served all the same
+    looked = [traced("GET", f"{cloud.url}/livros?limit=1") for _ in range(2)]
+    assert {response.status_code for _, response in looked} == {200}
+    # And the functions log that their export failed (and leave the collector alone for a while)
+    cloud.wait_for("telemetry export failed", mark, timeout_s=30)

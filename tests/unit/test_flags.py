@@ -12,6 +12,7 @@ import pytest
 from bookstore_dev.services import services
 from bookstore_dev.startup import FLAGS
 from bookstore_dev.template import ROOT
+from localcloud import platform_faults
 from localcloud.errors import LocalCloudError
 from localcloud.flags import FlagsFile
 
@@ -95,3 +96,38 @@ def test_a_file_not_in_flagds_format_is_refused_at_start(tmp_path: Path) -> None
     broken.write_text(json.dumps({"flags": {"x": {"variants": {"on": True}}}}))
     with pytest.raises(LocalCloudError, match="not flagd's format"):
         FlagsFile(broken, tmp_path / "live.json")
+
+
+FUNCTIONS = {"CriarPagamentoFunction", "ObterLivroFunction"}
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ("CriarPagamentoFunction:delay=2000@50", "CriarPagamentoFunction:delay=2000@50"),
+        ("ObterLivroFunction:error", "ObterLivroFunction:error@100"),
+        ("*:cold@10", "*:cold@10"),
+        ("ObterLivroFunction:throttle=2", "ObterLivroFunction:throttle=2"),
+        ("receiver:slow=1500", "receiver:slow=1500"),
+    ],
+)
+def test_a_platform_fault_reads_as_target_kind_value_and_share(spec: str, expected: str) -> None:
+    assert str(platform_faults.parse(spec, FUNCTIONS)) == expected
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("Nope:delay=1", "no function 'Nope'"),
+        ("ObterLivroFunction:melt", "ObterLivroFunction takes cold, delay, error, response, throttle, timeout, not 'melt'"),
+        ("ObterLivroFunction:delay", "delay needs =VALUE"),
+        ("ObterLivroFunction:error=3", "error takes no =VALUE"),
+        ("ObterLivroFunction:response=42", "response=STATUS takes an HTTP status"),
+        ("ObterLivroFunction:delay=1@101", "@PERCENT is 0 to 100"),
+        ("receiver:cold", "receiver takes down, slow"),
+        ("delay everything", "expected TARGET:KIND"),
+    ],
+)
+def test_a_wrong_platform_fault_is_refused_saying_why(spec: str, message: str) -> None:
+    with pytest.raises(LocalCloudError, match=re.escape(message)):
+        platform_faults.parse(spec, FUNCTIONS)
