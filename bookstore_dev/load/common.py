@@ -8,7 +8,7 @@ import secrets
 from urllib.parse import urlsplit
 
 DEFAULT_HOST = "http://127.0.0.1:3000"
-REQUESTS_LOG = "requests.jsonl"  # one line per request: journey, route, trace id, status, outcome
+REQUESTS_LOG = "requests.jsonl"  # one line per request: journey, route, trace and span ids, status, outcome
 STATS_PREFIX = "locust"  # Locust's --csv prefix in the output folder: locust_stats.csv, locust_failures.csv
 
 # The journeys, by the label each request carries in its context (and the requests log).
@@ -40,8 +40,9 @@ def refusal(url: str) -> str:
     return f"load: refusing {url!r}: the load generator only targets a local cloud on this machine (127.0.0.1, localhost or [::1])"
 
 
-def new_traceparent() -> tuple[str, str]:
-    """A W3C traceparent for a new, sampled trace, and its trace id: the client's root, as an
-    instrumented client would start it, so the functions' spans join a trace the generator named."""
-    trace_id = secrets.token_hex(16)  # 128 random bits: never the all-zero id the spec forbids, in practice
-    return f"00-{trace_id}-{secrets.token_hex(8)}-01", trace_id
+def new_traceparent() -> tuple[str, str, str]:
+    """A W3C traceparent for a new, sampled trace, its trace id and its (client) span id: the root
+    an instrumented client would start, so the function's SERVER span is its child in a trace the
+    generator named."""
+    trace_id, span_id = secrets.token_hex(16), secrets.token_hex(8)  # random: never the all-zero ids the spec forbids, in practice
+    return f"00-{trace_id}-{span_id}-01", trace_id, span_id

@@ -103,6 +103,7 @@ def _record(request_type: str, name: str, response_time: float, context: dict[st
         "journey": context["journey"],
         "route": f"{request_type} {name}",
         "trace_id": context["trace_id"],
+        "span_id": context["span_id"],  # the parent the function's SERVER span names
         "status": getattr(response, "status_code", None),
         "ok": kwargs.get("exception") is None,
         "ms": round(response_time, 1),
@@ -200,9 +201,9 @@ class Buyer(FastHttpUser):
         had none (a connection error, which Locust counts as a failure)."""
         if not common.is_loopback(self.host or ""):
             return None  # a host typed into the web UI: the run is being stopped (_check_target)
-        traceparent, trace_id = common.new_traceparent()
+        traceparent, trace_id, span_id = common.new_traceparent()
         headers = {**(headers or {}), "traceparent": traceparent, "baggage": "synthetic_request=true"}
-        context = {"journey": journey, "trace_id": trace_id}
+        context = {"journey": journey, "trace_id": trace_id, "span_id": span_id}
         request = self.client.request(method, path, name=name or path, headers=headers, context=context, catch_response=True, **more)
         with request as response:
             if response.status_code == 0:  # no answer: Locust has the error already

@@ -15,15 +15,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
-import psycopg
 import pytest
 
-from bookstore_dev.services import databases as services_with_data
 from bookstore_shared.http_client import SigV4
 from localcloud.process import LocalCloudProcess, wait_until
 from tests.support.bookstore import CARD_APPROVED, CARD_DECLINED
-from tests.support.cloud import bookstore_cloud
-from tests.support.invariants import DB, reconcile_everything, violations
+from tests.support.cloud import bookstore_cloud, databases
+from tests.support.invariants import reconcile_everything, violations
 
 ORDERS = 48
 CLIENTS = 4  # fewer than the 5 environments a function may have: a 429 would be an environment leaked
@@ -41,14 +39,6 @@ def cloud(tmp_path: Path) -> Iterator[LocalCloudProcess]:
         yield cloud
     finally:
         cloud.stop()
-
-
-def databases(state_dir: Path) -> DB:
-    """Each service's database, as the embedded server's superuser (over its socket)."""
-    run = state_dir / "postgres" / "run"
-    port = (state_dir / "postgres" / "postmaster.pid").read_text().splitlines()[3]  # its 4th line, as PostgreSQL writes it
-    names = [str(service.database) for service in services_with_data()]
-    return {name: psycopg.connect(host=str(run), port=port, user="postgres", dbname=name, autocommit=True) for name in names}
 
 
 def new_book(cloud: LocalCloudProcess) -> int:
