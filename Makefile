@@ -10,7 +10,7 @@ PIP_VERSION := 25.3
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help install localstack localstack-install run livro recycle flags flag fault faults faults-off reconcile traces demo bench up deploy down logs sam-local test test-unit test-integration test-localcloud test-localstack static lint typecheck template build check lock clean openapi fuzz
+.PHONY: help install localstack localstack-install run livro recycle flags flag fault faults faults-off reconcile traces demo load bench up deploy down logs sam-local test test-unit test-integration test-localcloud test-localstack static lint typecheck template build check lock clean openapi fuzz
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -79,6 +79,9 @@ traces: install ## The latest traces as waterfalls (ARGS="--last 3 --html traces
 
 demo: install ## Against a running `make run`: a scripted tour, cold and warm, each trace printed
 	$(PY) -m bookstore_dev.demo $(ARGS)
+
+load: install ## Against a running `make run`: Locust's buyers, 8 users for 60 s, then a summary (ARGS="--users 16 --run-time 2m", ARGS=--web)
+	$(PY) -m bookstore_dev.load --profile $(ADMIN_PROFILE) $(ARGS)
 
 bench: install ## Benchmarks (not tests): latency and cold starts through the local cloud
 	$(PY) -m bench.localcloud_bench
