@@ -90,6 +90,14 @@ def evaluations(span: Span, flag: str) -> list[dict[str, object]]:
     return [attributes for name, attributes in span.events if name == "feature_flag.evaluation" and attributes["feature_flag.key"] == flag]
 
 
+def in_init(span: Span, spans: list[Span]) -> bool:
+    """Whether the span is a cold start's init span or one of its steps."""
+    parents = {candidate.span_id: candidate for candidate in spans}
+    while not span.is_init and span.parent_id in parents:
+        span = parents[span.parent_id]
+    return span.is_init
+
+
 def only(spans: list[Span], name: str, service: str) -> Span:
     found = [span for span in spans if span.name == name and span.service == service]
     assert len(found) == 1, [(span.service, span.name) for span in spans]
@@ -290,3 +298,24 @@ def test_a_receiver_that_is_down_loses_the_telemetry_and_the_functions_say_so(cl
     assert {response.status_code for _, response in looked} == {200}
     # And the functions log that their export failed (and leave the collector alone for a while)
     cloud.wait_for("telemetry export failed", mark, timeout_s=30)
+
+
+def test_a_load_generators_requests_are_marked_synthetic_on_every_span_and_other_baggage_is_not_copied(
+    cloud: LocalCloudProcess, livro_id: int
+) -> None:
+    # Given an order sent as make load sends it: baggage synthetic_request=true (and a key of the caller's own)
+    trace_id = secrets.token_hex(16)
+    headers = {"traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01", "baggage": "synthetic_request=true,cliente=maria"}
+    body = {"livro_id": livro_id, "quantidade": 1, "cartao": CARD_APPROVED}
+    # When it is placed
+    assert httpx.post(f"{cloud.url}/ordens", json=body, headers=headers, timeout=60).status_code == 201
+    # Then every span of the three services in its trace says it is synthetic, and none carries the other key
+    # (but a cold start's init spans, from before the request, and the platform's own spans of the
+    # invocations, made from the Telemetry API's events)
+    spans = [span for span in trace_spans(cloud, [trace_id], "POST /ordens")[trace_id] if not span.name.startswith("lambda ")]
+    spans = [span for span in spans if not in_init(span, spans)]
+    assert {span.service for span in spans} >= {"ordem-de-compra", "cadastro-de-livros", "pagamento"}
+    assert all(span.attributes.get("synthetic_request") == "true" for span in spans), [
+        (s.name, s.attributes) for s in spans if "synthetic_request" not in s.attributes
+    ]
+    assert not [span for span in spans if "cliente" in span.attributes]
