@@ -10,7 +10,7 @@ PIP_VERSION := 25.3
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help install localstack localstack-install run livro recycle flags flag fault faults faults-off reconcile traces demo load bench up deploy down logs sam-local test test-unit test-integration test-localcloud test-localstack static lint typecheck template build check lock clean openapi fuzz
+.PHONY: help install localstack localstack-install run livro recycle flags flag fault faults faults-off exercise reconcile traces demo load bench up deploy down logs sam-local test test-unit test-integration test-localcloud test-localstack static lint typecheck template build check lock clean openapi fuzz
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -65,6 +65,9 @@ faults: install ## Against a running `make run`: the platform faults on
 
 faults-off: install ## Against a running `make run`: every fault off, platform faults and feature flags
 	$(PY) -m localcloud faults-off
+
+exercise: install ## Against a running `make run`: "something is wrong — find it", faults picked by a seed (ARGS="--seed 7 --rounds 3 --minutes 5")
+	$(PY) -m bookstore_dev.exercise $(ARGS)
 
 reconcile: install ## Against a running `make run`: run the order reconciler now, instead of at its next minute
 	$(PY) -m localcloud schedule ReconciliarOrdensFunction $(ARGS)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import itertools
 import re
 import secrets
+import subprocess
+import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -18,6 +20,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
+from bookstore_dev import exercise
 from localcloud.process import LocalCloudProcess
 from localcloud.traceview import Span
 from tests.support.bookstore import CARD_APPROVED
@@ -319,3 +322,19 @@ def test_a_load_generators_requests_are_marked_synthetic_on_every_span_and_other
         (s.name, s.attributes) for s in spans if "synthetic_request" not in s.attributes
     ]
     assert not [span for span in spans if "cliente" in span.attributes]
+
+
+def test_make_exercise_turns_faults_on_one_round_at_a_time_says_what_they_were_and_leaves_all_off(cloud: LocalCloudProcess) -> None:
+    # When an exercise of two short rounds runs against the cloud
+    command = [sys.executable, "-m", "bookstore_dev.exercise", "--seed", "3", "--rounds", "2", "--minutes", "0.05", "--url", cloud.url]
+    mark = cloud.mark()
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)  # noqa: S603
+    # Then each round turned one fault on in the cloud, and said at its end which it was
+    assert result.returncode == 0, result.stderr
+    picked = exercise.pick(3, 2)
+    for fault in picked:
+        assert f"It was: {fault.answer}." in result.stdout
+    assert len([line for line in cloud.since(mark) if line.startswith(("local cloud: fault ", "local cloud: feature flag "))]) == 2
+    # And everything is off at the end
+    assert cloud.control("faults") == {"faults": []}
+    assert not [name for name, flag in cloud.control("flags").items() if flag["changed"]]  # type: ignore[index]

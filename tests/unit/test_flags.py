@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from bookstore_dev import exercise
 from bookstore_dev.services import services
 from bookstore_dev.startup import FLAGS
-from bookstore_dev.template import ROOT
+from bookstore_dev.template import ROOT, load
 from localcloud import platform_faults
 from localcloud.errors import LocalCloudError
 from localcloud.flags import FlagsFile
@@ -131,3 +132,23 @@ def test_a_platform_fault_reads_as_target_kind_value_and_share(spec: str, expect
 def test_a_wrong_platform_fault_is_refused_saying_why(spec: str, message: str) -> None:
     with pytest.raises(LocalCloudError, match=re.escape(message)):
         platform_faults.parse(spec, FUNCTIONS)
+
+
+def test_an_exercise_picks_the_same_faults_for_the_same_seed_and_different_ones_in_a_run() -> None:
+    assert exercise.pick(7, 3) == exercise.pick(7, 3)
+    assert len(set(exercise.pick(7, 5))) == 5
+    assert exercise.pick(7, 5) != exercise.pick(8, 5)
+
+
+def test_every_fault_an_exercise_may_pick_is_one_the_cloud_takes(tmp_path: Path) -> None:
+    flags_file = FlagsFile(FLAGS, tmp_path / "flags.flagd.json")
+    functions = {name for name, resource in load()["Resources"].items() if resource["Type"] == "AWS::Serverless::Function"}
+    kinds = set()
+    for fault in exercise.catalogue():
+        kind, argument = fault.command.split("/", 1)
+        kinds.add(kind)
+        if kind == "flag":
+            flags_file.set(argument)
+        else:
+            platform_faults.parse(argument, functions)
+    assert kinds == {"flag", "fault"}
