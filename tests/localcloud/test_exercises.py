@@ -24,8 +24,7 @@ from bookstore_dev import exercise
 from localcloud.process import LocalCloudProcess
 from localcloud.traceview import Span
 from tests.support.bookstore import CARD_APPROVED
-from tests.support.cloud import admin_book, bookstore_cloud, databases
-from tests.support.invariants import reconcile_everything, violations
+from tests.support.cloud import admin_book, assert_consistent, bookstore_cloud
 
 ORDERS = 6
 CLIENTS = 3
@@ -47,13 +46,7 @@ def livro_id(cloud: LocalCloudProcess) -> Iterator[int]:
     livro_id = admin_book(cloud, STOCK, titulo="Exercícios")
     yield livro_id
     cloud.control("flags-off")
-    db = databases(cloud.state_dir)
-    try:
-        reconcile_everything(lambda: cloud.control("schedule/ReconciliarOrdensFunction"), db)
-        assert violations(db, {livro_id: STOCK}) == []
-    finally:
-        for connection in db.values():
-            connection.close()
+    assert_consistent(cloud, {livro_id: STOCK})
 
 
 def switch(cloud: LocalCloudProcess, assignment: str) -> None:

@@ -19,8 +19,7 @@ import pytest
 
 from localcloud.process import LocalCloudProcess, wait_until
 from tests.support.bookstore import CARD_APPROVED, CARD_DECLINED
-from tests.support.cloud import admin_book, bookstore_cloud, databases
-from tests.support.invariants import reconcile_everything, violations
+from tests.support.cloud import admin_book, assert_consistent, bookstore_cloud
 
 ORDERS = 48
 CLIENTS = 4  # fewer than the 5 environments a function may have: a 429 would be an environment leaked
@@ -78,16 +77,6 @@ class Burst:
         assert len(self.answers) == ORDERS
 
 
-def assert_consistent(cloud: LocalCloudProcess, livro_id: int) -> None:
-    db = databases(cloud.state_dir)
-    try:
-        reconcile_everything(lambda: cloud.control("schedule/ReconciliarOrdensFunction"), db)
-        assert violations(db, {livro_id: STOCK}) == []
-    finally:
-        for connection in db.values():
-            connection.close()
-
-
 def postmaster(state_dir: Path) -> int:
     return int((state_dir / "postgres" / "postmaster.pid").read_text().split("\n", 1)[0])
 
@@ -106,7 +95,7 @@ def test_postgresql_lost_mid_burst_leaves_consistent_data_and_no_500(cloud: Loca
     # And every order got an answer an order may get, never a 500
     assert set(burst.answers) <= ANSWERS_UNDER_FAULTS, burst.answers
     # And once reconciled, the three databases agree
-    assert_consistent(cloud, livro_id)
+    assert_consistent(cloud, {livro_id: STOCK})
 
 
 def receiver_pid(cloud: LocalCloudProcess) -> int:
@@ -141,7 +130,7 @@ def _kill_the_receiver_mid_burst(cloud: LocalCloudProcess) -> list[int | str]:
     with Burst(cloud.url, livro_id).running() as burst:
         # When the telemetry receiver is killed mid-burst
         os.kill(receiver_pid(cloud), signal.SIGKILL)
-    assert_consistent(cloud, livro_id)
+    assert_consistent(cloud, {livro_id: STOCK})
     return burst.answers
 
 
@@ -163,6 +152,6 @@ def test_the_whole_local_cloud_interrupted_mid_burst_is_consistent_once_restarte
     second = bookstore_cloud(state).wait_ready()
     try:
         # Then, once reconciled, the three databases agree
-        assert_consistent(second, livro_id)
+        assert_consistent(second, {livro_id: STOCK})
     finally:
         second.stop()

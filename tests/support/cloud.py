@@ -15,7 +15,7 @@ from bookstore_dev.startup import FLAGS, HOOK
 from bookstore_dev.template import TEMPLATE
 from bookstore_shared.http_client import SigV4
 from localcloud.process import LocalCloudProcess
-from tests.support.invariants import DB
+from tests.support.invariants import DB, reconcile_everything, violations
 
 
 def bookstore_cloud(state_dir: Path, *extra: str, variables: dict[str, str] | None = None) -> LocalCloudProcess:
@@ -35,6 +35,17 @@ def databases(state_dir: Path) -> DB:
     port = (state_dir / "postgres" / "postmaster.pid").read_text().splitlines()[3]  # its 4th line, as PostgreSQL writes it
     names = [str(service.database) for service in services_with_data()]
     return {name: psycopg.connect(host=str(run), port=port, user="postgres", dbname=name, autocommit=True) for name in names}
+
+
+def assert_consistent(cloud: LocalCloudProcess, initial_stock: dict[int, int]) -> None:
+    """Once the reconciler has ended every order left PENDENTE, the three databases agree."""
+    db = databases(cloud.state_dir)
+    try:
+        reconcile_everything(lambda: cloud.control("schedule/ReconciliarOrdensFunction"), db)
+        assert violations(db, initial_stock) == []
+    finally:
+        for connection in db.values():
+            connection.close()
 
 
 def admin_book(cloud: LocalCloudProcess, estoque: int, titulo: str = "Livro de teste", preco: str = "12.50") -> int:
