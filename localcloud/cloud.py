@@ -482,6 +482,8 @@ def start_receiver(host: str, port: int, directory: Path, *, dies_with_us: bool 
     kill -9 included (the kernel sends it when the thread that started it ends: start it from
     the main thread)."""
     command = [sys.executable, "-m", "localcloud.otlp", "--host", host, "--port", str(port), "--dir", str(directory)]
+    if dies_with_us:
+        command += ["--parent", str(os.getpid())]
     preexec = terminated_with(os.getpid()) if dies_with_us else None
     process = subprocess.Popen(command, preexec_fn=preexec)  # noqa: S603 - our own module
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import os
 import queue
 import signal
 import sys
@@ -165,12 +166,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=4318)
     parser.add_argument("--dir", type=Path, required=True)
+    parser.add_argument("--parent", type=int, help="end when this process (the local cloud) is no longer our parent")
     args = parser.parse_args(argv)
     receiver = OtlpReceiver(args.dir, args.port, args.host).start()
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     signal.signal(signal.SIGINT, lambda *_: stopped.set())
-    stopped.wait()
+    # The parent-death signal (localcloud.lifetime) should end us with the cloud, kill -9 included;
+    # twice in CI a receiver outlived a killed cloud all the same (cause not found), so it also
+    # checks every second that the cloud is still its parent.
+    while not stopped.wait(1.0):
+        if args.parent is not None and os.getppid() != args.parent:
+            break
     receiver.stop()
     return 0
 
