@@ -88,8 +88,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"exercise: the local cloud at {args.url} did not answer ({error}); is make run running?", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        try:
+            api.post("/_localcloud/faults-off").raise_for_status()
+        except httpx.HTTPError as error:
+            print(f"exercise interrupted; the local cloud did not turn the faults off ({error})", file=sys.stderr)
+            return 2
         print("exercise interrupted: every fault off", file=sys.stderr)
-        api.post("/_localcloud/faults-off").raise_for_status()
         return 130
     return 0
 

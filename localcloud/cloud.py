@@ -304,7 +304,7 @@ class LocalCloud:
             postgres.stop()
 
     def _run(self, function: str, event: bytes) -> InvocationReport:
-        return self.platform_faults.invoke(function, lambda delay_s: self.pools[function].invoke(event, delay_s))
+        return self.platform_faults.invoke(function, lambda hold: self.pools[function].invoke(event, hold))
 
     def _invoke_event(self, function: str, event: bytes) -> dict[str, Any]:
         """An invocation that is not an API request (a schedule's): how it went, and what it answered."""
@@ -343,9 +343,9 @@ class LocalCloud:
 
     def _faults_off(self) -> dict[str, Any]:
         """Every platform fault off, and every feature flag back to its file's variant: all as it was."""
-        described = {"platform": self.platform_faults.clear()}
-        if self.flags is not None:
-            described["flags"] = self.flags.reset()
+        # The flags first: whatever else fails, `faults-off` puts them back.
+        described = {"flags": self.flags.reset()} if self.flags is not None else {}
+        described["platform"] = self.platform_faults.clear()
         self.console.line("local cloud: every fault off" + (", every feature flag back to its variant" if self.flags else ""))
         return described
 

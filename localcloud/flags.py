@@ -60,7 +60,8 @@ class FlagsFile:
         return {
             name: {
                 "variant": flag["defaultVariant"],
-                "changed": flag["defaultVariant"] != self._defaults[name]["defaultVariant"],
+                # a flag the source file does not have (the live copy edited by hand) counts as changed
+                "changed": flag["defaultVariant"] != self._defaults.get(name, {}).get("defaultVariant"),
                 "variants": list(flag["variants"]),
                 "description": (flag.get("metadata") or {}).get("description", ""),
             }

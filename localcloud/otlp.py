@@ -81,7 +81,15 @@ class OtlpReceiver:
                     if self.client_address[0] not in {"127.0.0.1", "::1"} or "Origin" in self.headers:
                         self.answer(403, b"", "text/plain")
                         return
-                    receiver._set_faults(json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0))))
+                    try:
+                        length = int(self.headers.get("Content-Length") or 0)
+                        if not 0 <= length <= 1024:
+                            raise ValueError("Content-Length: 0 to 1024")
+                        receiver._set_faults(json.loads(self.rfile.read(length)))
+                    except (ValueError, TypeError, AttributeError) as error:
+                        self.answer(400, str(error).encode(), "text/plain")
+                        self.close_connection = True
+                        return
                     self.answer(200, b"{}", "application/json")
                     return
                 signal = SIGNALS.get(self.path.split("?")[0])
@@ -134,8 +142,12 @@ class OtlpReceiver:
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
 
-    def _set_faults(self, settings: dict[str, Any]) -> None:
-        self.delay_ms, self.down = int(settings.get("delay_ms", 0)), bool(settings.get("down", False))
+    def _set_faults(self, settings: Any) -> None:
+        """`{"delay_ms": 0..60000, "down": bool}`, as localcloud.platform_faults sends it (ValueError otherwise)."""
+        delay_ms, down = settings.get("delay_ms", 0), settings.get("down", False)
+        if not isinstance(delay_ms, int) or isinstance(delay_ms, bool) or not 0 <= delay_ms <= 60_000 or not isinstance(down, bool):
+            raise ValueError(f"expected delay_ms 0..60000 and down true/false, not {settings!r:.200}")
+        self.delay_ms, self.down = delay_ms, down
 
     def start(self) -> OtlpReceiver:
         self._writer.start()

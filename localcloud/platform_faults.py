@@ -22,7 +22,6 @@ import json
 import random
 import re
 import threading
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -36,7 +35,8 @@ from localcloud.pool import FunctionPool
 FUNCTION_KINDS = {"delay", "error", "response", "timeout", "cold", "throttle"}
 RECEIVER_KINDS = {"slow", "down"}
 RECEIVER = "receiver"
-SPEC = re.compile(r"^(?P<target>[*\w-]+):(?P<kind>\w+)(?:=(?P<value>\d+))?(?:@(?P<percent>\d{1,3}))?$")
+SPEC = re.compile(r"^(?P<target>[*A-Za-z0-9_-]+):(?P<kind>[a-z]+)(?:=(?P<value>[0-9]{1,7}))?(?:@(?P<percent>[0-9]{1,3}))?$")
+MAX_WAIT_MS = 60_000  # delay= and slow=: longer than API Gateway's 29 s, short enough to end on its own
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,8 @@ def parse(spec: str, functions: set[str]) -> Fault:
         raise LocalCloudError(f"response=STATUS takes an HTTP status, not {value}")
     if kind == "throttle" and value == 0:
         raise LocalCloudError("throttle=N takes at least 1 environment")
+    if kind in {"delay", "slow"} and value is not None and value > MAX_WAIT_MS:
+        raise LocalCloudError(f"{kind}=MS takes at most {MAX_WAIT_MS} ms")
     if not 0 <= percent <= 100:
         raise LocalCloudError(f"@PERCENT is 0 to 100, not {percent}")
     return Fault(target, kind, value, percent)
@@ -87,6 +89,8 @@ class PlatformFaults:
         self._faults: dict[tuple[str, str], Fault] = {}
         self._limits: dict[str, int] = {}  # each throttled pool's limit as the template sized it
         self._lock = threading.Lock()
+        self._applying = threading.Lock()  # one application of the standing faults at a time, the latest last
+        self._calm = threading.Event()  # set (and replaced) when faults go off: waits in progress end
 
     def add(self, spec: str) -> dict[str, Any]:
         fault = parse(spec, set(self._pools))
@@ -97,6 +101,9 @@ class PlatformFaults:
                 self._faults.pop((fault.target, fault.kind), None)
             else:
                 self._faults[(fault.target, fault.kind)] = fault
+            if fault.kind in {"delay", "timeout"}:
+                self._calm.set()  # a changed delay: the waits of the old one end now
+                self._calm = threading.Event()
         self._apply_standing()
         self._output(f"local cloud: fault {fault}" + (" (off)" if fault.percent == 0 else ""))
         return self.describe()
@@ -104,6 +111,8 @@ class PlatformFaults:
     def clear(self) -> dict[str, Any]:
         with self._lock:
             self._faults.clear()
+            self._calm.set()  # the invocations still held by a delay or a timeout go on now
+            self._calm = threading.Event()
         self._apply_standing()
         return self.describe()
 
@@ -111,16 +120,16 @@ class PlatformFaults:
         with self._lock:
             return {"faults": [str(fault) for fault in self._faults.values()]}
 
-    def invoke(self, function: str, invoke: Callable[[float], InvocationReport]) -> InvocationReport:
-        """One invocation of `function` through whatever faults are on for it; `invoke(delay_s)`
-        runs it, holding its environment for `delay_s` first."""
+    def invoke(self, function: str, invoke: Callable[[Callable[[], object] | None], InvocationReport]) -> InvocationReport:
+        """One invocation of `function` through whatever faults are on for it; `invoke(hold)` runs
+        it, `hold` (if any) first, in its environment."""
         with self._lock:
             faults = {kind: fault for (target, kind), fault in self._faults.items() if target in {function, "*"}}
+            calm = self._calm
         if not faults:
-            return invoke(0.0)
-        pool = self._pools[function]
+            return invoke(None)
         if (fault := faults.get("cold")) and fault.hits():
-            pool.recycle()  # the idle environments end: this invocation starts a new one
+            self._pools[function].recycle()  # the idle environments end: this invocation starts a new one
         if (fault := faults.get("response")) and fault.hits():
             body: dict[str, Any] = {"statusCode": fault.value, "headers": {"Content-Type": "application/json"}}
             body["body"] = json.dumps({"message": "Injected fault (integration response)"})
@@ -129,20 +138,29 @@ class PlatformFaults:
             error = {"errorType": "InjectedFault", "errorMessage": "invocation error injected by the local cloud"}
             return InvocationReport("fault", Outcome.ERROR, json.dumps(error).encode(), 0.0, None, 0)
         if (fault := faults.get("timeout")) and fault.hits():
-            time.sleep(pool.spec.timeout_s)
-            return InvocationReport("fault", Outcome.TIMEOUT, b'{"errorMessage": "Task timed out"}', pool.spec.timeout_s * 1000, None, 0)
+            timeout_s = self._pools[function].spec.timeout_s
+            calm.wait(timeout_s)
+            return InvocationReport("fault", Outcome.TIMEOUT, b'{"errorMessage": "Task timed out"}', timeout_s * 1000, None, 0)
         delay = faults.get("delay")
-        return invoke((delay.value or 0) / 1000 if delay and delay.hits() else 0.0)
+        if delay and delay.hits():
+            return invoke(lambda: calm.wait((delay.value or 0) / 1000))
+        return invoke(None)
 
     def _apply_standing(self) -> None:
-        """The faults that are a state, not a dice per invocation: throttling and the receiver."""
-        with self._lock:
-            faults = dict(self._faults)
-        for name, pool in self._pools.items():
-            throttle = faults.get((name, "throttle")) or faults.get(("*", "throttle"))
-            sized = self._limits.setdefault(name, pool.limit)
-            pool.limit = min(sized, throttle.value or 1) if throttle else sized
-        if self.receiver is not None:
-            slow, down = faults.get((RECEIVER, "slow")), faults.get((RECEIVER, "down"))
-            settings = {"delay_ms": slow.value if slow else 0, "down": down is not None}
-            httpx.post(f"{self.receiver}/_localcloud/faults", json=settings, timeout=10).raise_for_status()
+        """The faults that are a state, not a dice per invocation: throttling and the receiver's.
+        Applied one at a time, from the faults as they are then: the last change wins."""
+        with self._applying:
+            with self._lock:
+                faults = dict(self._faults)
+            for name, pool in self._pools.items():
+                throttle = faults.get((name, "throttle")) or faults.get(("*", "throttle"))
+                sized = self._limits.setdefault(name, pool.limit)
+                pool.limit = min(sized, throttle.value or 1) if throttle else sized
+            if self.receiver is not None:
+                slow, down = faults.get((RECEIVER, "slow")), faults.get((RECEIVER, "down"))
+                settings = {"delay_ms": slow.value if slow else 0, "down": down is not None}
+                try:
+                    httpx.post(f"{self.receiver}/_localcloud/faults", json=settings, timeout=10).raise_for_status()
+                except httpx.HTTPError as error:
+                    # The faults of the functions hold all the same; the answer says what did not.
+                    raise LocalCloudError(f"the OTLP receiver did not take its faults ({error}); is it running?") from error

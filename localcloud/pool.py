@@ -52,14 +52,15 @@ class FunctionPool:
         # Ends invocations whose extensions still work after the response (one per environment at most).
         self._post_runtime = ThreadPoolExecutor(max_workers=max(1, limit), thread_name_prefix=f"{spec.name}-post-runtime")
 
-    def invoke(self, payload: bytes, delay_s: float = 0.0) -> InvocationReport:
+    def invoke(self, payload: bytes, hold: Callable[[], object] | None = None) -> InvocationReport:
         """The invocation's report as soon as the runtime has answered. While extensions still work
-        on it, the environment stays busy and ends its invocation in the background. `delay_s`
-        holds the environment before the invocation starts (an injected fault, as FIS's add-delay
-        does from inside the environment)."""
+        on it, the environment stays busy and ends its invocation in the background. `hold` runs
+        with the environment taken, before the invocation starts (an injected delay, as FIS's
+        add-delay holds it from inside the environment)."""
         environment = self._acquire()
         try:
-            time.sleep(delay_s)
+            if hold is not None:
+                hold()
             report = environment.invoke(payload)
         except BaseException:
             # A bug here, not the function's: end that environment and give its slot back.
@@ -166,7 +167,9 @@ class FunctionPool:
         try:
             with self._changed:
                 while True:
-                    while self._idle:
+                    # The limit caps invocations in flight, as reserved concurrency does, warm
+                    # environments included (a throttle fault may lower it below those alive).
+                    while self._idle and len(self._busy) + self._starting < self.limit:
                         idle = self._idle.pop()
                         if idle.environment.alive:
                             self._busy[idle.environment] = idle.generation

@@ -73,3 +73,29 @@ def test_an_export_too_large_or_a_gzip_bomb_is_refused_and_nothing_written(tmp_p
     # Then each is refused as the Collector would, and nothing reached the files
     assert (bomb.status_code, cut.status_code, huge.status_code) == (413, 400, 413)
     assert not (tmp_path / "traces.jsonl").exists()
+
+
+def test_the_receivers_faults_take_only_what_the_cloud_sends_and_the_exports_go_on(tmp_path: Path) -> None:
+    # Given a running receiver
+    receiver = OtlpReceiver(tmp_path, free_port()).start()
+    faults = f"{receiver.endpoint}/_localcloud/faults"
+    protobuf = {"Content-Type": "application/x-protobuf"}
+    try:
+        # When it is sent settings that are not the cloud's (wrong types, out of range, not JSON)
+        refused = [
+            httpx.post(faults, content=body).status_code
+            for body in (b"not json", b"[1]", b'{"delay_ms": "abc"}', b'{"delay_ms": -5}', b'{"delay_ms": 99999999}', b'{"down": 1}')
+        ]
+        browser = httpx.post(faults, json={"down": True}, headers={"Origin": "http://example.com"}).status_code
+        # Then each is refused, and an export still gets through
+        still = httpx.post(f"{receiver.endpoint}/v1/traces", content=export_request().SerializeToString(), headers=protobuf).status_code
+        # And when the cloud says the receiver is down, it answers 503, until it says otherwise
+        assert httpx.post(faults, json={"delay_ms": 0, "down": True}).status_code == 200
+        down = httpx.post(f"{receiver.endpoint}/v1/traces", content=export_request().SerializeToString(), headers=protobuf).status_code
+        assert httpx.post(faults, json={"delay_ms": 0, "down": False}).status_code == 200
+        up = httpx.post(f"{receiver.endpoint}/v1/traces", content=export_request().SerializeToString(), headers=protobuf).status_code
+    finally:
+        receiver.stop()
+    assert refused == [400] * 6
+    assert browser == 403
+    assert (still, down, up) == (200, 503, 200)

@@ -31,6 +31,7 @@ UNREACHABLE_URL = "http://127.0.0.1:9"  # the discard port: nothing listens, the
 _client = api.get_client("bookstore")
 _leaked: list[bytearray] = []  # what `memoryLeak` keeps: never freed while the environment lives
 _file_watcher: Any = None  # the provider's FileWatcher, see `_fresh`
+_seen_mtime: float | None = None  # the file's modification time when `_fresh` last had it read
 
 
 def configure_flags() -> None:
@@ -57,8 +58,16 @@ def _fresh() -> None:
     """The file as it is now. The provider re-reads it every 500 ms in a thread, and a frozen
     environment's thread is stopped with it: on a thaw, the first evaluations would race that
     thread and could see the flags from before the freeze. One stat per evaluation (a reload only
-    when the file changed) makes a flag changed between two requests hold for the second."""
-    if _file_watcher is not None:
+    when the file changed since) makes a flag changed between two requests hold for the second."""
+    global _seen_mtime
+    if _file_watcher is None:
+        return
+    try:
+        mtime = os.path.getmtime(_file_watcher.file_path)
+    except OSError:
+        return  # gone: the provider keeps the last flags it read, and its own thread says so
+    if mtime != _seen_mtime:  # once per change: a broken file is reported once, not per evaluation
+        _seen_mtime = mtime
         _file_watcher.safe_load_data()
 
 

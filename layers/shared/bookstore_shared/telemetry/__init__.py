@@ -51,7 +51,6 @@ EXPORT_MODES = ("extension", "flush", "none")
 # before its batch counts as failed (and the breaker drops the next 10 s of telemetry).
 DEFAULT_EXPORT_TIMEOUT_S = {"extension": 2.0, "flush": 0.5, "none": 0.5}
 DEFAULT_FLUSH_TIMEOUT_MS = {"extension": 2500, "flush": 1000, "none": 1000}
-SYNTHETIC_REQUEST = "synthetic_request"  # the baggage key of a load generator's requests
 SIGTERM_FLUSH_MS = 400  # within the 500 ms Lambda gives a runtime with an internal extension
 
 _lock = threading.Lock()
@@ -78,13 +77,12 @@ def configure_telemetry() -> None:
         from opentelemetry.instrumentation.botocore import BotocoreInstrumentor
         from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
         from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
-        from opentelemetry.processor.baggage import BaggageSpanProcessor
         from opentelemetry.sdk.metrics import MeterProvider
         from opentelemetry.sdk.trace import TracerProvider
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
         from bookstore_shared.telemetry import init_phase
-        from bookstore_shared.telemetry.exporting import CollectorBreaker, GuardedLogExporter, GuardedSpanExporter
+        from bookstore_shared.telemetry.exporting import CollectorBreaker, GuardedLogExporter, GuardedSpanExporter, SyntheticRequestMarker
         from bookstore_shared.telemetry.otel_private import BatchLogRecordProcessor, LoggerProvider, OTLPLogExporter
 
         resource = _resource()
@@ -96,10 +94,7 @@ def configure_telemetry() -> None:
         provisioned = os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "provisioned-concurrency"
         _cold = not provisioned
         _buffer = init_phase.InitPhaseBuffer(delegate, hold=not provisioned)
-        # A load generator's requests say so in their baggage (`synthetic_request=true`, as the
-        # OpenTelemetry Demo's): every span of their traces carries it, to tell them from buyers'.
-        # That one key only: baggage comes from the caller, and the rest is theirs, not our spans'.
-        provider.add_span_processor(BaggageSpanProcessor(lambda key: key == SYNTHETIC_REQUEST))
+        provider.add_span_processor(SyntheticRequestMarker())
         if _exporter_enabled("OTEL_TRACES_EXPORTER"):
             provider.add_span_processor(_buffer)
         trace.set_tracer_provider(provider)

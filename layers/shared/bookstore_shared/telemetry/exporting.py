@@ -11,14 +11,30 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from opentelemetry import baggage
+from opentelemetry.context import Context
 from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, MetricsData
-from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.trace import Span
 
 from bookstore_shared.telemetry.extension import PostResponseExport
 from bookstore_shared.telemetry.otel_private import LogRecordExporter, LogRecordExportResult, ReadableLogRecord, metric_preferences
 
 _logger = logging.getLogger(__name__)
+SYNTHETIC_REQUEST = "synthetic_request"  # the baggage key of a load generator's requests
+
+
+class SyntheticRequestMarker(SpanProcessor):
+    """A load generator's requests say so in their baggage (`synthetic_request=true`, as the
+    OpenTelemetry Demo's does): every span of their traces gets `synthetic_request=true`, to tell
+    them from buyers'. Not the Contrib's BaggageSpanProcessor, which copies a key's value as the
+    caller sent it: baggage is the caller's, so only that key, and only the value `true`, reach
+    our spans (a probe's 4 KB value would otherwise be on every span)."""
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        if baggage.get_baggage(SYNTHETIC_REQUEST, parent_context) == "true":
+            span.set_attribute(SYNTHETIC_REQUEST, "true")
 
 
 class CollectorBreaker:

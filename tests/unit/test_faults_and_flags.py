@@ -1,10 +1,13 @@
-"""The feature flags: the file `make run` gives the functions, and how the local cloud changes it."""
+"""The faults a class turns on: the feature flags file `make run` gives the functions, how the local cloud
+changes it, its platform faults, and `make exercise`'s picks."""
 
 from __future__ import annotations
 
 import ast
 import json
 import re
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,6 +17,7 @@ from bookstore_dev.services import services
 from bookstore_dev.startup import FLAGS
 from bookstore_dev.template import ROOT, load
 from localcloud import platform_faults
+from localcloud.environment import InvocationReport, Outcome
 from localcloud.errors import LocalCloudError
 from localcloud.flags import FlagsFile
 
@@ -125,6 +129,9 @@ def test_a_platform_fault_reads_as_target_kind_value_and_share(spec: str, expect
         ("ObterLivroFunction:error=3", "error takes no =VALUE"),
         ("ObterLivroFunction:response=42", "response=STATUS takes an HTTP status"),
         ("ObterLivroFunction:delay=1@101", "@PERCENT is 0 to 100"),
+        ("ObterLivroFunction:delay=60001", "delay=MS takes at most 60000 ms"),
+        ("receiver:slow=99999999999999999999", "expected TARGET:KIND"),
+        ("ObterLivroFunction:error@١٠", "expected TARGET:KIND"),
         ("receiver:cold", "receiver takes down, slow"),
         ("delay everything", "expected TARGET:KIND"),
     ],
@@ -152,3 +159,33 @@ def test_every_fault_an_exercise_may_pick_is_one_the_cloud_takes(tmp_path: Path)
         else:
             platform_faults.parse(argument, functions)
     assert kinds == {"flag", "fault"}
+
+
+def test_a_flag_only_the_live_copy_has_is_shown_as_changed(flags_file: FlagsFile) -> None:
+    document = json.loads(flags_file.live.read_text())
+    document["flags"]["extraFlag"] = {"state": "ENABLED", "variants": {"on": True}, "defaultVariant": "on"}
+    flags_file.live.write_text(json.dumps(document))
+    assert flags_file.describe()["extraFlag"]["changed"] is True
+    assert flags_file.set("paymentSlow=1s")["paymentSlow"]["variant"] == "1s"
+
+
+def test_faults_off_releases_an_invocation_a_delay_still_holds() -> None:
+    # Given an invocation held by a one-minute delay
+    faults = platform_faults.PlatformFaults({}, lambda line: None)
+    faults.add("*:delay=60000@100")
+    held, answered = threading.Event(), []
+    report = InvocationReport("r", Outcome.RESPONSE, b"{}", 1.0, None, 0)
+
+    def invoke(hold: Callable[[], object] | None) -> InvocationReport:
+        held.set()
+        assert hold is not None
+        hold()
+        return report
+
+    invocation = threading.Thread(target=lambda: answered.append(faults.invoke("ListarLivrosFunction", invoke)))
+    invocation.start()
+    assert held.wait(5)
+    # When the faults go off, Then it goes on at once, not a minute later
+    faults.clear()
+    invocation.join(5)
+    assert answered == [report]
