@@ -181,15 +181,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--parent", type=int, help="end when this process (the local cloud) is no longer our parent")
     args = parser.parse_args(argv)
     receiver = OtlpReceiver(args.dir, args.port, args.host).start()
-    stopped = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-    signal.signal(signal.SIGINT, lambda *_: stopped.set())
-    # The parent-death signal (localcloud.lifetime) should end us with the cloud, kill -9 included;
-    # twice in CI a receiver outlived a killed cloud all the same (cause not found), so it also
-    # checks every second that the cloud is still its parent.
-    while not stopped.wait(1.0):
-        if args.parent is not None and os.getppid() != args.parent:
-            break
+    # The handler only sets a flag: no lock. A receiver that outlived a kill -9 of its cloud in CI
+    # was found (py-spy) with its main thread deadlocked in the handler's threading.Event.set(),
+    # the Event its main thread was waiting on. The loop also checks that the cloud is still
+    # its parent, in case the parent-death signal (localcloud.lifetime) does not come.
+    signalled: list[int] = []
+    signal.signal(signal.SIGTERM, lambda signum, _: signalled.append(signum))
+    signal.signal(signal.SIGINT, lambda signum, _: signalled.append(signum))
+    while not signalled and (args.parent is None or os.getppid() == args.parent):
+        time.sleep(0.2)  # a signal ends the sleep at once
     receiver.stop()
     return 0
 
