@@ -10,7 +10,7 @@ a span, a 502 with no span of the function, init spans, 429s, exports that fail)
     python -m localcloud fault 'CriarOrdemFunction:response=503@100'    API Gateway answers 503, the function not run
     python -m localcloud fault 'CriarPagamentoFunction:timeout@10'      runs past its Timeout (502, Status: timeout)
     python -m localcloud fault '*:cold@100'                             every invocation on a new environment
-    python -m localcloud fault 'ReservarEstoqueFunction:throttle=1'     at most 1 environment (429 beyond)
+    python -m localcloud fault 'ReservarEstoqueFunction:throttle=1'     at most 1 invocation in flight (429 beyond)
     python -m localcloud fault 'receiver:slow=2000' / 'receiver:down'   the OTLP receiver answers late / 503
     python -m localcloud faults                                         what is on
     python -m localcloud faults-off                                     all off, feature flags included
