@@ -96,8 +96,18 @@ def main(argv: list[str] | None = None) -> int:
             flags=args.flags.resolve() if args.flags else None,
         )
         cloud = LocalCloud(options)
-        signal.signal(signal.SIGTERM, lambda *_: cloud.stop())
-        signal.signal(signal.SIGINT, lambda *_: cloud.stop())
+        signalled: list[int] = []
+
+        def on_signal(signum: int, frame: object) -> None:
+            # Once: a second Ctrl-C while stopping would run stop() inside stop(), and stop() sets
+            # an Event (a lock) the interrupted stop() may hold — the OTLP receiver was found
+            # deadlocked that way in its own handler.
+            if not signalled:
+                signalled.append(signum)
+                cloud.stop()
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
         cloud.start()
         cloud.wait()
         return 0

@@ -432,8 +432,10 @@ class LocalCloud:
         line(f"Ctrl-C stops everything. `python -m localcloud recycle --port {self.options.port}` makes the next requests cold.")
 
     def wait(self) -> None:
-        while not self._stopped.wait(0.5):
-            pass
+        # Not `_stopped.wait()`: that holds the Event's lock at moments, and a signal handler that
+        # stops the cloud (sets `_stopped`) would then deadlock the main thread in itself.
+        while not self._stopped.is_set():
+            time.sleep(0.2)
 
 
 def check_port_free(host: str, port: int, what: str) -> None:
