@@ -70,12 +70,13 @@ def orders(cloud: LocalCloudProcess, livro_id: int) -> list[tuple[str, httpx.Res
         return list(clients.map(lambda _: traced("POST", f"{cloud.url}/ordens", json=body), range(ORDERS)))
 
 
-def trace_spans(cloud: LocalCloudProcess, trace_ids: list[str], complete: str) -> dict[str, list[Span]]:
-    """Each trace's spans, once every trace has a span named `complete` (the exports arrive after the answers)."""
-    wanted = set(trace_ids)
+def trace_spans(cloud: LocalCloudProcess, trace_ids: list[str], *complete: str) -> dict[str, list[Span]]:
+    """Each trace's spans, once every trace has a span of each name in `complete` (each function
+    exports after its answer, on its own: one service's spans may arrive before another's)."""
+    wanted = {(trace_id, name) for trace_id in trace_ids for name in complete}
 
     def every_trace_has_it(spans: list[Span]) -> bool:
-        return wanted <= {span.trace_id for span in spans if span.name == complete}
+        return wanted <= {(span.trace_id, span.name) for span in spans}
 
     spans = cloud.wait_for_spans(every_trace_has_it, timeout_s=60)
     return {trace_id: [span for span in spans if span.trace_id == trace_id] for trace_id in trace_ids}
@@ -108,7 +109,7 @@ def test_payment_failure_fails_the_payments_in_the_traces_and_charges_nothing(cl
     # Then none concludes, and the buyer is told the payment service failed
     assert {(response.status_code, response.json()["motivo"]) for _, response in answered} == {(502, "PAGAMENTO_INDISPONIVEL")}
     # And each trace shows Pagamento's span in error, hit by the flag, with the flag's evaluation on it
-    for spans in trace_spans(cloud, [trace_id for trace_id, _ in answered], "POST /ordens").values():
+    for spans in trace_spans(cloud, [trace_id for trace_id, _ in answered], "POST /ordens", "POST /pagamentos").values():
         payments = [span for span in spans if span.name == "POST /pagamentos" and span.service == "pagamento"]
         assert payments, [(span.service, span.name) for span in spans]
         for payment in payments:
@@ -125,7 +126,7 @@ def test_a_slow_payment_shows_as_its_own_span_under_pagamento(cloud: LocalCloudP
     # Then they conclude, a second later
     assert {response.status_code for _, response in answered} == {201}
     # And in each trace the second is a span of its own inside Pagamento's
-    for spans in trace_spans(cloud, [trace_id for trace_id, _ in answered], "POST /ordens").values():
+    for spans in trace_spans(cloud, [trace_id for trace_id, _ in answered], "POST /ordens", "POST /pagamentos").values():
         wait = only(spans, "fault paymentSlow", "pagamento")
         assert 1000 <= wait.duration_ms < 1500
         assert wait.parent_id == only(spans, "POST /pagamentos", "pagamento").span_id
@@ -234,7 +235,7 @@ def test_an_added_invocation_delay_is_the_gap_between_the_callers_span_and_the_f
     answered = orders(cloud, livro_id)
     assert {response.status_code for _, response in answered} == {201}
     # Then in each trace Ordem de Compra's call to Pagamento lasts 800 ms more than Pagamento's own span
-    for spans in trace_spans(cloud, [trace_id for trace_id, _ in answered], "POST /ordens").values():
+    for spans in trace_spans(cloud, [trace_id for trace_id, _ in answered], "POST /ordens", "POST /pagamentos").values():
         server = only(spans, "POST /pagamentos", "pagamento")
         call = next(span for span in spans if span.span_id == server.parent_id)
         assert call.duration_ms - server.duration_ms >= 800
@@ -315,7 +316,8 @@ def test_a_load_generators_requests_are_marked_synthetic_on_every_span_and_other
     # Then every span of the three services in its trace says it is synthetic, and none carries the other key
     # (but a cold start's init spans, from before the request, and the platform's own spans of the
     # invocations, made from the Telemetry API's events)
-    spans = [span for span in trace_spans(cloud, [trace_id], "POST /ordens")[trace_id] if not span.name.startswith("lambda ")]
+    complete = trace_spans(cloud, [trace_id], "POST /ordens", "GET /livros/{id}", "POST /livros/{id}/reservas", "POST /pagamentos")
+    spans = [span for span in complete[trace_id] if not span.name.startswith("lambda ")]
     spans = [span for span in spans if not in_init(span, spans)]
     assert {span.service for span in spans} >= {"ordem-de-compra", "cadastro-de-livros", "pagamento"}
     assert all(span.attributes.get("synthetic_request") == "true" for span in spans), [
