@@ -10,7 +10,7 @@ PIP_VERSION := 25.3
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help install localstack localstack-install run livro recycle flags flag fault faults faults-off exercise reconcile traces demo load bench up deploy down logs sam-local test test-unit test-integration test-localcloud test-localstack static lint typecheck template build check lock clean openapi fuzz
+.PHONY: help install localstack localstack-install run console livro recycle flags flag fault faults faults-off exercise reconcile traces demo load bench up deploy down logs sam-local test test-unit test-integration test-localcloud test-localstack static lint typecheck template build check lock clean openapi fuzz
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -28,7 +28,7 @@ ADMIN_PROFILE := bookstore-admin
 # The functions' feature flags (flagd's format), every one off: make flags / flag / faults-off change them live.
 FLAGS := flags/bookstore.flagd.json
 
-run: install ## Run the whole Bookstore on the local cloud, http://127.0.0.1:3000 (Ctrl-C stops it)
+run: install ## Run the whole Bookstore on the local cloud, http://127.0.0.1:3000, its console on http://127.0.0.1:3001 (Ctrl-C stops it)
 	$(PY) -m localcloud --startup bookstore_dev.startup:start --admin-profile $(ADMIN_PROFILE) --flags $(FLAGS) $(ARGS)
 
 livro: install ## Against a running `make run`, as its admin: add a book (ARGS='--titulo "Dom Casmurro" --preco 39.90 --estoque 10')
@@ -76,6 +76,9 @@ reconcile: install ## Against a running `make run`: run the order reconciler now
 fuzz: install ## Longer, random fuzzing: the properties, then schemathesis on every route of the local cloud (profile `fuzz`)
 	$(PY) -m pytest tests/unit/test_properties.py --hypothesis-profile=fuzz $(ARGS)
 	$(PY) -m pytest tests/integration/test_fuzz.py --hypothesis-profile=fuzz $(ARGS)
+
+console: install ## The console alone, on telemetry files (the Docker path's Collector writes .local/telemetry): http://127.0.0.1:3001
+	$(PY) -m localcloud.console $(ARGS)
 
 traces: install ## The latest traces as waterfalls (ARGS="--last 3 --html traces.html" for a page)
 	$(PY) -m localcloud.traceview $(ARGS)

@@ -4,18 +4,24 @@ catalogue gets a few sample books."""
 
 from __future__ import annotations
 
+import sys
+
 from bookstore_dev.provision import provision
 from bookstore_dev.seed import seed_books
 from bookstore_dev.services import databases
 from bookstore_dev.template import ROOT
 from localcloud.cloud import StartupContext
+from localcloud.iam import CREDENTIALS_FILE
 
 HOOK = "bookstore_dev.startup:start"
+# What the console's Start button runs: `make load`'s buyers, until Stop (or 10 minutes).
+LOAD_USERS, LOAD_RUN_TIME = 4, "10m"
 # The functions' feature flags (the faults a class turns on), every one off: `make run` passes it as --flags.
 FLAGS = ROOT / "flags" / "bookstore.flagd.json"
 
 
 def start(context: StartupContext) -> None:
+    offer_load(context)
     if not databases(context.template, context.parameter_overrides):
         return  # a template whose services keep no data needs no PostgreSQL
     server = context.database()
@@ -26,3 +32,19 @@ def start(context: StartupContext) -> None:
     catalogue = provisioned.get("livros")
     if catalogue is not None and (seeded := seed_books(catalogue.conninfo)):
         context.log(f"  seeded {seeded} sample books")
+
+
+def offer_load(context: StartupContext) -> None:
+    """The console's load generator: `make load`'s, against this cloud, as its admin for the set-up."""
+    if context.state_dir is None:
+        return
+    command = [sys.executable, "-m", "bookstore_dev.load", "--host", context.api_url, "--users", str(LOAD_USERS), "--spawn-rate", "1"]
+    command += [
+        "--run-time",
+        LOAD_RUN_TIME,
+        "--credentials",
+        str(context.state_dir / CREDENTIALS_FILE),
+        "--out",
+        str(context.state_dir / "load"),
+    ]
+    context.offer_load(command)

@@ -87,7 +87,7 @@ class ApiGateway:
         return self.app.test_client()
 
     def serve(self, host: str, port: int) -> Server:
-        return Server(self, host, port)
+        return Server(self.app, host, port, "api-gateway")
 
     def _invoke(self, function: str, event: bytes) -> bytes:
         if len(event) > PAYLOAD_LIMIT_BYTES:
@@ -142,11 +142,11 @@ class NoDelayWsgiServer(ThreadedWSGIServer):
 
 
 class Server:
-    """The gateway on a TCP port, in a thread of its own."""
+    """A WSGI app (the gateway, the console) on a TCP port, in a thread of its own."""
 
-    def __init__(self, gateway: ApiGateway, host: str, port: int) -> None:
-        self._server = NoDelayWsgiServer(host, port, gateway.app)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="api-gateway", daemon=True)
+    def __init__(self, app: flask.Flask, host: str, port: int, name: str) -> None:
+        self._server = NoDelayWsgiServer(host, port, app)
+        self._thread = threading.Thread(target=self._server.serve_forever, name=name, daemon=True)
 
     def start(self) -> Server:
         self._thread.start()

@@ -29,6 +29,9 @@ from moto.server import ThreadedMotoServer
 from localcloud import flags, packaging
 from localcloud import template as templates
 from localcloud.apigateway import ApiGateway
+from localcloud.console import HOST as CONSOLE_HOST
+from localcloud.console import start_console
+from localcloud.console.load import LoadGenerator
 from localcloud.environment import FunctionSpec, InvocationReport
 from localcloud.errors import LocalCloudError
 from localcloud.flags import FlagsFile
@@ -65,12 +68,14 @@ class Options:
     schedules: bool = True  # run the template's rate() schedules on their own (triggering them always works)
     admin_profile: str = "localcloud-admin"  # the admin identity's profile in STATE_DIR/admin-credentials
     flags: Path | None = None  # a flagd flag-definition file the functions read (see localcloud.flags)
+    console_port: int | None = None  # the console (localcloud.console), always on 127.0.0.1 (the command's default: 3001)
 
 
 @dataclass(frozen=True)
 class StartupContext:
     """What a start-up hook gets: the template being served, the local AWS (moto's server), a
-    way to print, and a PostgreSQL server (started on the first call to `database`)."""
+    way to print, a PostgreSQL server (started on the first call to `database`), and a way to
+    give the console a load generator."""
 
     template: Path
     parameter_overrides: dict[str, str]  # the template's parameters as the cloud was given them
@@ -78,9 +83,17 @@ class StartupContext:
     aws_endpoint: str
     log: Callable[[str], None]
     _database: Callable[[], DatabaseServer]
+    api_url: str = ""  # where the API will answer
+    state_dir: Path | None = None  # the cloud's (its admin-credentials file is there); None outside the local cloud
+    _offer_load: Callable[[list[str]], None] | None = None
 
     def database(self) -> DatabaseServer:
         return self._database()
+
+    def offer_load(self, command: list[str]) -> None:
+        """The console's Start button will run `command` (its Stop sends it SIGINT); ignored where there is no console."""
+        if self._offer_load is not None:
+            self._offer_load(command)
 
     def client(self, service: str) -> Any:
         """A boto3 client of the local AWS."""
@@ -124,6 +137,7 @@ class LocalCloud:
         self._postgres_lock = threading.Lock()
         self._stops: list[Any] = []
         self._stopped = threading.Event()
+        self._load_command: list[str] = []
 
     @property
     def url(self) -> str:
@@ -146,6 +160,8 @@ class LocalCloud:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         for name, port in (("API", options.port), ("OTLP receiver", options.otlp_port)):
             check_port_free(options.host, port, name)
+        if options.console_port is not None:
+            check_port_free(CONSOLE_HOST, options.console_port, "console")
         hooks = [(spec, startup_hook(spec)) for spec in options.startup]  # a misnamed hook stops us before anything runs
         otlp_endpoint = options.otlp_endpoint or f"http://{options.host}:{options.otlp_port}"
         template = templates.load(options.template, {"OtlpEndpoint": otlp_endpoint, **options.parameter_overrides})
@@ -162,7 +178,15 @@ class LocalCloud:
         self._on_stop(moto.stop)
         self.aws_endpoint = f"http://127.0.0.1:{moto_port}"
         context = StartupContext(
-            options.template, dict(options.parameter_overrides), templates.REGION, self.aws_endpoint, self.console.line, self.database
+            options.template,
+            dict(options.parameter_overrides),
+            templates.REGION,
+            self.aws_endpoint,
+            self.console.line,
+            self.database,
+            api_url=self.url,
+            state_dir=options.state_dir,
+            _offer_load=self._offer_load,
         )
         run_startup_hooks(hooks, context)
 
@@ -227,6 +251,9 @@ class LocalCloud:
             raise LocalCloudError(f"port {options.port} (API) is busy on {options.host}: {error.strerror}") from None
         server.start()
         self._on_stop(server.stop, first=True)
+        if options.console_port is not None:
+            load = LoadGenerator(self._load_command, self.console.line) if self._load_command else None
+            self._on_stop(start_console(options.state_dir / "telemetry", options.console_port, control, load), first=True)
         threading.Thread(target=self._reap, name="reaper", daemon=True).start()
         if options.watch:
             from localcloud.watch import watch
@@ -236,6 +263,9 @@ class LocalCloud:
             self._on_stop(watch(sorted(code_dirs), self._code_changed), first=True)
         self._provision()
         self._banner(template)
+
+    def _offer_load(self, command: list[str]) -> None:
+        self._load_command = list(command)
 
     def database(self) -> DatabaseServer:
         """The PostgreSQL server of this cloud: the one `--database-url` names, or an embedded one
@@ -423,6 +453,8 @@ class LocalCloud:
                 f'    curl --aws-sigv4 "aws:amz:{templates.REGION}:execute-api" --user "{self.admin.access_key}:$SECRET" {self.url}/…'
                 f"  (SECRET: aws_secret_access_key in that file)"
             )
+        if self.options.console_port is not None:
+            line(f"  console: http://{CONSOLE_HOST}:{self.options.console_port}  (traces, logs, metrics, environments, faults, load)")
         telemetry = self.options.state_dir / "telemetry"
         line(f"  telemetry: OTLP on http://{self.options.host}:{self.options.otlp_port} -> {telemetry}/{{traces,metrics,logs}}.jsonl")
         line(

@@ -64,11 +64,22 @@ class LocalCloudProcess:
     def __init__(self, template: Path, state_dir: Path, *extra: str) -> None:
         self.port = free_port()
         self.otlp_port = free_port()
+        self.console_port = free_port()
         self.state_dir = state_dir
         self.lines: list[str] = []
         self._lock = threading.Lock()
         command = [sys.executable, "-m", "localcloud", "--template", str(template), "--port", str(self.port)]
-        command += ["--otlp-port", str(self.otlp_port), "--state-dir", str(state_dir), "--build-dir", str(BUILD_DIR), *extra]
+        command += [
+            "--otlp-port",
+            str(self.otlp_port),
+            "--console-port",
+            str(self.console_port),
+            "--state-dir",
+            str(state_dir),
+            "--build-dir",
+            str(BUILD_DIR),
+            *extra,
+        ]
         self.process = subprocess.Popen(  # noqa: S603 - our own module
             command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}
         )
@@ -77,6 +88,10 @@ class LocalCloudProcess:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def console_url(self) -> str:
+        return f"http://127.0.0.1:{self.console_port}"
 
     @property
     def admin_credentials(self) -> Path:

@@ -13,6 +13,7 @@ import html
 import json
 import sys
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,8 @@ class Span:
     attributes: dict[str, Any]
     resource: dict[str, Any] = field(default_factory=dict)
     links: list[tuple[str, str]] = field(default_factory=list)  # (trace id, span id) of each linked span
-    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (name, attributes), in order
+    events: list[tuple[str, dict[str, Any], int]] = field(default_factory=list)  # (name, attributes, time ns), in order
+    status_message: str = ""
     children: list[Span] = field(default_factory=list)
 
     @property
@@ -106,7 +108,7 @@ def _value(value: dict[str, Any]) -> Any:
     return None
 
 
-def _attributes(items: list[dict[str, Any]] | None) -> dict[str, Any]:
+def attributes(items: list[dict[str, Any]] | None) -> dict[str, Any]:
     return {item["key"]: _value(item.get("value", {})) for item in items or []}
 
 
@@ -122,33 +124,45 @@ def read_traces(paths: list[Path]) -> list[Trace]:
     for path in paths:
         text = path.read_text(encoding="utf-8")
         for line in text[: text.rfind("\n") + 1].splitlines():
-            if not line.strip():
-                continue
-            for resource_spans in json.loads(line).get("resourceSpans", []):
-                resource = _attributes(resource_spans.get("resource", {}).get("attributes"))
-                service = str(resource.get("service.name", "?"))
-                for scope_spans in resource_spans.get("scopeSpans", []):
-                    for raw in scope_spans.get("spans", []):
-                        span = Span(
-                            trace_id=raw["traceId"],
-                            span_id=raw["spanId"],
-                            parent_id=raw.get("parentSpanId", ""),
-                            name=raw.get("name", ""),
-                            service=service,
-                            kind=KINDS.get(int(raw.get("kind", 1)), "internal"),
-                            start_ns=int(raw["startTimeUnixNano"]),
-                            end_ns=int(raw["endTimeUnixNano"]),
-                            error=int(raw.get("status", {}).get("code", 0)) == STATUS_ERROR,
-                            attributes=_attributes(raw.get("attributes")),
-                            resource=resource,
-                            links=[(link["traceId"], link["spanId"]) for link in raw.get("links", [])],
-                            events=[(event.get("name", ""), _attributes(event.get("attributes"))) for event in raw.get("events", [])],
-                        )
-                        spans[(span.trace_id, span.span_id)] = span
+            if line.strip():
+                spans.update(((span.trace_id, span.span_id), span) for span in spans_in(json.loads(line)))
+    return group_traces(spans.values())
+
+
+def group_traces(spans: Iterable[Span]) -> list[Trace]:
+    """Spans grouped by trace, oldest trace first."""
     grouped: dict[str, list[Span]] = defaultdict(list)
-    for span in spans.values():
+    for span in spans:
         grouped[span.trace_id].append(span)
     return sorted((Trace(trace_id, members) for trace_id, members in grouped.items()), key=lambda trace: trace.start_ns)
+
+
+def spans_in(document: dict[str, Any]) -> Iterator[Span]:
+    """The spans of one export request in OTLP/JSON (a line of the Collector's `file` exporter)."""
+    for resource_spans in document.get("resourceSpans", []):
+        resource = attributes(resource_spans.get("resource", {}).get("attributes"))
+        service = str(resource.get("service.name", "?"))
+        for scope_spans in resource_spans.get("scopeSpans", []):
+            for raw in scope_spans.get("spans", []):
+                yield Span(
+                    trace_id=raw["traceId"],
+                    span_id=raw["spanId"],
+                    parent_id=raw.get("parentSpanId", ""),
+                    name=raw.get("name", ""),
+                    service=service,
+                    kind=KINDS.get(int(raw.get("kind", 1)), "internal"),
+                    start_ns=int(raw["startTimeUnixNano"]),
+                    end_ns=int(raw["endTimeUnixNano"]),
+                    error=int(raw.get("status", {}).get("code", 0)) == STATUS_ERROR,
+                    attributes=attributes(raw.get("attributes")),
+                    resource=resource,
+                    links=[(link["traceId"], link["spanId"]) for link in raw.get("links", [])],
+                    events=[
+                        (event.get("name", ""), attributes(event.get("attributes")), int(event.get("timeUnixNano", 0)))
+                        for event in raw.get("events", [])
+                    ],
+                    status_message=str(raw.get("status", {}).get("message", "")),
+                )
 
 
 def _markers(span: Span) -> str:

@@ -84,7 +84,8 @@ def trace_spans(cloud: LocalCloudProcess, trace_ids: list[str], *complete: str) 
 
 def evaluations(span: Span, flag: str) -> list[dict[str, object]]:
     """The `feature_flag.evaluation` events of `flag` on the span (OpenFeature's OpenTelemetry hook)."""
-    return [attributes for name, attributes in span.events if name == "feature_flag.evaluation" and attributes["feature_flag.key"] == flag]
+    evaluations = [attributes for name, attributes, _ in span.events if name == "feature_flag.evaluation"]
+    return [attributes for attributes in evaluations if attributes["feature_flag.key"] == flag]
 
 
 def in_init(span: Span, spans: list[Span]) -> bool:
