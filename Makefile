@@ -120,7 +120,7 @@ SAM_LOCAL_PORT ?= 3000
 
 # LocalStack keeps no state across restarts, so every `make up` provisions again, from the host
 # and from template.yaml: roles (their passwords rotate), databases, migrations, secrets.
-up: install ## Docker: start PostgreSQL, LocalStack, the Collector and Jaeger, then provision the template's services
+up: install ## Docker: start PostgreSQL, LocalStack, the Collector, Jaeger and the Grafana stack (Grafana on :3300), then provision the template's services
 	localstack/env.sh
 	mkdir -p .local/telemetry
 	$(COMPOSE) up -d --wait
