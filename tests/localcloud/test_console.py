@@ -149,7 +149,14 @@ def test_from_an_orders_trace_to_its_logs_and_from_a_metric_point_to_its_trace_i
         # Then the log's trace opens on that span: unfolded, marked, with the log line in its details
         # (its function exports the spans after the answer, maybe after the log line: reloaded until they are in)
         until(browser, lambda driver: f"/traces/{log_trace}" in driver.current_url)
-        span = until(browser, lambda driver: next(iter(driver.find_elements(By.ID, f"span-{log_span}")), None) or driver.refresh())
+
+        def logged_span(driver: WebDriver) -> WebElement | None:
+            found = next(iter(driver.find_elements(By.ID, f"span-{log_span}")), None)
+            if found is None:
+                driver.refresh()
+            return found
+
+        span = until(browser, logged_span)
         assert span.get_attribute("open") is not None
         assert "selected" in (span.get_attribute("class") or "")
         assert "ordem registrada" in span.find_element(By.CSS_SELECTOR, "ul.logs").text
