@@ -24,7 +24,7 @@ STATUS_ERROR = 2
 BAR_WIDTH = 40
 
 
-@dataclass
+@dataclass(slots=True)
 class Span:
     trace_id: str
     span_id: str
@@ -109,7 +109,8 @@ def _value(value: dict[str, Any]) -> Any:
 
 
 def attributes(items: list[dict[str, Any]] | None) -> dict[str, Any]:
-    return {item["key"]: _value(item.get("value", {})) for item in items or []}
+    # Keys interned: the console keeps many thousands of spans whose keys repeat.
+    return {sys.intern(item["key"]): _value(item.get("value", {})) for item in items or []}
 
 
 def spans_written(path: Path) -> list[Span]:

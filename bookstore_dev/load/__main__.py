@@ -14,6 +14,7 @@ request, with its trace id) and stats.json stay in --out (.local/load) after the
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from bookstore_dev.clients import DEFAULT_CREDENTIALS
 from bookstore_dev.load import common
 from bookstore_dev.load.summary import render
 from bookstore_dev.template import ROOT
+from localcloud.lifetime import terminated_with
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
 
@@ -70,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     for stale in (*args.out.glob(f"{common.STATS_PREFIX}_*.csv"), args.out / common.REQUESTS_LOG, args.out / "stats.json"):
         stale.unlink(missing_ok=True)  # a summary of this run only
-    locust = subprocess.Popen(locust_command(args), cwd=ROOT)  # noqa: S603 - our own locustfile, through Locust's module
+    # Locust ends with us, even when we are killed outright (the console's Stop, a killed cloud).
+    locust = subprocess.Popen(locust_command(args), cwd=ROOT, preexec_fn=terminated_with(os.getpid()))  # noqa: S603 - our locustfile; prctl only
     # Ctrl-C reaches Locust too (same process group), which stops and writes its statistics: wait for it, then summarise.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     code = locust.wait()

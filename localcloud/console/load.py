@@ -4,6 +4,7 @@ offered (`StartupContext.offer_load`), its output on the cloud's console."""
 from __future__ import annotations
 
 import os
+import queue
 import shlex
 import signal
 import subprocess
@@ -13,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from localcloud.errors import LocalCloudError
+from localcloud.lifetime import terminated_with
 
 STOP_GRACE_S = 20.0  # after SIGINT, a load generator prints its summary; then SIGKILL to its group
 
@@ -30,16 +32,33 @@ class LoadGenerator:
             if self._process is not None and self._process.poll() is None:
                 raise LocalCloudError("the load generator is running already")
             self._log(f"local cloud: load generator started: {shlex.join(self.command)}")
-            # Its own process group: a Ctrl-C in the cloud's terminal reaches the cloud, which stops the
-            # group (a generator's own workers included, as Locust's).
-            self._process = subprocess.Popen(  # noqa: S603 - the command the cloud's operator gave
-                self.command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
-            )
+            started: queue.Queue[subprocess.Popen[str] | OSError] = queue.Queue()
+            # Started by a thread that lives as long as the generator runs: the kernel's parent-death
+            # signal (sent when that thread ends) then ends it with the cloud, kill -9 included.
+            threading.Thread(target=self._run, args=(started,), name="load-generator", daemon=True).start()
+            process = started.get()
+            if isinstance(process, OSError):
+                raise LocalCloudError(f"the load generator did not start: {process}")
+            self._process = process
             self._started_at = time.monotonic()
-            threading.Thread(target=self._relay, args=(self._process,), name="load-output", daemon=True).start()
         return self.describe()
 
-    def _relay(self, process: subprocess.Popen[str]) -> None:
+    def _run(self, started: queue.Queue[subprocess.Popen[str] | OSError]) -> None:
+        try:
+            # Its own process group: a Ctrl-C in the cloud's terminal reaches the cloud, which stops the
+            # group (a generator's own workers included, as Locust's).
+            process = subprocess.Popen(  # noqa: S603 - the command the application's start-up offered
+                self.command,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                start_new_session=True,
+                preexec_fn=terminated_with(os.getpid()),
+            )
+        except OSError as error:
+            started.put(error)
+            return
+        started.put(process)
         assert process.stdout is not None
         for line in process.stdout:
             self._log(f"[load] {line.rstrip()}")

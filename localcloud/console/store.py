@@ -22,7 +22,7 @@ from localcloud.traceview import Span, Trace, attributes, spans_in
 SIGNALS = ("traces", "metrics", "logs")
 FIRST_READ_BYTES = 32 * 1024 * 1024  # of a long file, the console starts with its end
 READ_BYTES = 16 * 1024 * 1024  # at most this much per file per refresh: a page never waits long
-MAX_TRACES = 5_000
+MAX_TRACES = 2_000  # an order's trace holds about 40 spans; a span costs about 1.6 KB here
 MAX_LOGS = 50_000
 MAX_POINTS = 200_000
 INIT_SPAN = "init"

@@ -141,7 +141,13 @@ def test_from_an_orders_trace_to_its_logs_and_from_a_metric_point_to_its_trace_i
         # When a log line of the logs page is followed to its span
         browser.get(f"{console}/logs")
         browser.find_element(By.NAME, "text").send_keys("ordem registrada")
-        log_row = until(browser, lambda driver: next(iter(driver.find_elements(By.CSS_SELECTOR, "tr.log-row[data-span-id]")), None))
+        # (the rows listed before the filter applies are not it: wait for the filtered ones)
+        log_row = until(
+            browser,
+            lambda driver: next(
+                (row for row in driver.find_elements(By.CSS_SELECTOR, "tr.log-row[data-span-id]") if "ordem registrada" in row.text), None
+            ),
+        )
         log_trace, log_span = log_row.get_attribute("data-trace-id"), log_row.get_attribute("data-span-id")
         screenshots(browser, "logs")
         click(browser, lambda driver: driver.find_element(By.CSS_SELECTOR, f'tr.log-row[data-span-id="{log_span}"] a.span-link'))
