@@ -48,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", default="http://127.0.0.1:3000")
     parser.add_argument("--traces", type=Path, default=DEFAULT_FILE)
+    parser.add_argument("--console", default="http://127.0.0.1:3001", help="the local cloud's console, for each trace's link")
     parser.add_argument("--credentials", type=Path, default=DEFAULT_CREDENTIALS, help="the local cloud's admin identity")
     args = parser.parse_args(argv)
     try:
@@ -77,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\n=== {title}\n    POST /ordens -> {response.status_code} {summary}")
             trace = wait_for_trace(args.traces, trace_id)
             print(render_text(trace, color=sys.stdout.isatty()) if trace else f"    (trace {trace_id} not found in {args.traces})")
-    print("\nSee them again with `make traces`, or as a page: make traces ARGS='--last 5 --html traces.html'")
+            print(f"    in the console, with its logs: {args.console}/traces/{trace_id}")
+    print(f"\nSee them again in the console ({args.console}), with `make traces`, or: make traces ARGS='--last 5 --html t.html'")
     return 0
 
 

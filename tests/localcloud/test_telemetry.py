@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -394,7 +395,7 @@ def test_the_html_waterfall_draws_every_span_in_headless_chromium(bookstore_clou
 def test_make_demo_tours_the_bookstore_and_prints_each_trace(bookstore_cloud: LocalCloudProcess) -> None:
     result = subprocess.run(  # noqa: S603 - our own module, as `make demo` runs it
         [sys.executable, "-m", "bookstore_dev.demo", "--url", bookstore_cloud.url, "--traces", str(traces_file(bookstore_cloud)),
-         "--credentials", str(bookstore_cloud.admin_credentials)],
+         "--credentials", str(bookstore_cloud.admin_credentials), "--console", bookstore_cloud.console_url],
         cwd=ROOT, capture_output=True, text=True, timeout=180, check=True,
     )  # fmt: skip
     sections = result.stdout.split("\n=== ")[1:]
@@ -403,6 +404,9 @@ def test_make_demo_tours_the_bookstore_and_prints_each_trace(bookstore_cloud: Lo
     assert all("\ntrace " in section for section in sections)
     assert "[cold start]" in sections[0]
     assert "[cold start]" not in sections[1]
+    # And each links to its trace in the console, which has it
+    links = [re.search(r"in the console, with its logs: (\S+)", section) for section in sections]
+    assert all(link is not None and httpx.get(link[1]).status_code == 200 for link in links), links
 
 
 def test_the_reconciler_runs_every_minute_on_its_own_as_a_trace_triggered_by_a_timer(bookstore_cloud: LocalCloudProcess) -> None:
