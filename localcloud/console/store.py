@@ -38,28 +38,42 @@ class FileTail:
         self._first_read_bytes = first_read_bytes
         self._inode: int | None = None
         self._offset = 0
+        self._mid_line = False  # the bytes at the offset end a line not to be read (cut, or too long)
 
     def read(self, limit: int = READ_BYTES) -> tuple[bool, list[bytes]]:
-        """(whether the file was replaced or cut since the last read, the new complete lines)."""
+        """(whether the file was replaced or cut since the last read, the new complete lines). A
+        line longer than `limit` is skipped: it could never be read whole, and would stop the
+        lines after it."""
         try:
             stat = self.path.stat()
         except FileNotFoundError:
             return False, []
         replaced = False
-        skip_partial = False
         if self._inode != stat.st_ino or stat.st_size < self._offset:
             replaced = self._inode is not None
             self._inode = stat.st_ino
             self._offset = max(0, stat.st_size - self._first_read_bytes)
-            skip_partial = self._offset > 0
+            # Started in the middle of the file: from the byte before, so that a line starting
+            # right at the offset (that byte a newline) is kept.
+            self._mid_line = self._offset > 0
+            if self._mid_line:
+                self._offset -= 1
         with self.path.open("rb") as file:
-            file.seek(max(0, self._offset - 1) if skip_partial else self._offset)
+            file.seek(self._offset)
             data = file.read(limit)
-        if skip_partial:  # started in the middle of the file: drop up to the first line's start
+        if self._mid_line:  # drop up to the first line's start
             cut = data.find(b"\n")
-            self._offset = self._offset - 1 + cut + 1 if cut >= 0 else self._offset
-            data = data[cut + 1 :] if cut >= 0 else b""
+            if cut < 0:
+                self._offset += len(data)
+                return replaced, []
+            self._offset += cut + 1
+            data = data[cut + 1 :]
+            self._mid_line = False
         complete = data[: data.rfind(b"\n") + 1]
+        if not complete and len(data) >= limit:  # a line longer than a read: skipped, up to its end
+            self._offset += len(data)
+            self._mid_line = True
+            return replaced, []
         self._offset += len(complete)
         return replaced, complete.splitlines()
 

@@ -142,6 +142,17 @@ def test_a_long_file_is_read_from_its_last_bytes_starting_at_a_whole_line(tmp_pa
     assert lines[-1] == b"line 99"
 
 
+def test_a_line_longer_than_a_read_is_skipped_and_the_lines_after_it_still_come(tmp_path: Path) -> None:
+    # Given a file with a line longer than a read takes (an export of 20 MB is one line), then a short one
+    path = tmp_path / "logs.jsonl"
+    path.write_bytes(b"first\n" + b"x" * 100 + b"\nafter\n")
+    tail = FileTail(path)
+    # When it is read, a few bytes at a time
+    lines = [line for _ in range(10) for line in tail.read(limit=16)[1]]
+    # Then the long line is dropped, not waited on forever, and the others come
+    assert lines == [b"first", b"after"]
+
+
 # --- traces, logs and metrics from the files --------------------------------------------------
 
 
