@@ -246,12 +246,14 @@ class TelemetryStore:
                 replaced, lines = tail.read()
                 if replaced:
                     {"traces": self._reset_traces, "metrics": self._reset_metrics, "logs": self.logs.clear}[signal]()
+                add = {"traces": self._add_spans, "metrics": self._add_metrics, "logs": self._add_logs}[signal]
                 for line in lines:
                     try:
-                        document = json.loads(line)
-                    except ValueError:
-                        continue  # not ours to fix: a line cut by a crash, or another writer's
-                    {"traces": self._add_spans, "metrics": self._add_metrics, "logs": self._add_logs}[signal](document)
+                        add(json.loads(line))
+                    except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
+                        # Not ours to fix: a line cut by a crash, another writer's, not OTLP. Skipped
+                        # alone: a page still answers, and the lines after it are still read.
+                        continue
 
     def _add_spans(self, document: dict[str, Any]) -> None:
         for span in spans_in(document):

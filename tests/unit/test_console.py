@@ -182,6 +182,22 @@ def test_a_trace_is_summarised_by_its_entry_span_and_found_by_each_filter(teleme
     assert store.traces(TraceQuery(min_ms=60_000)) == []
 
 
+def test_a_line_that_is_json_but_not_otlp_is_skipped_alone(telemetry: Telemetry, store: TelemetryStore) -> None:
+    # Given an order, then lines another writer (or a cut, or a hand) left: JSON, not OTLP
+    before, _ = order(telemetry)
+    telemetry.export()
+    with (telemetry.directory / "traces.jsonl").open("a") as sink:
+        for line in ("[]", '"text"', '{"resourceSpans": [{"scopeSpans": [{"spans": [{}]}]}]}', "[" * 100_000):
+            sink.write(line + "\n")
+    # And an order after them, read in the same refresh
+    after, _ = order(telemetry)
+    telemetry.export()
+    # When the console reads the file
+    store.refresh()
+    # Then both orders are there: the lines between them skipped, not the read stopped
+    assert {summary.trace_id for summary in store.traces(TraceQuery())} == {before, after}
+
+
 def test_the_waterfall_marks_the_init_phase_and_what_ran_in_it(telemetry: Telemetry, store: TelemetryStore) -> None:
     # Given a cold order
     trace_id, _ = order(telemetry, cold=True)
