@@ -431,19 +431,30 @@ class Snapshot:
 def walk(trace: Trace) -> Iterator[tuple[Span, int, str]]:
     """Each span of the trace in waterfall order, with its depth and its phase: `init` (a cold
     start's initialisation, and what ran in it), `post-runtime` (the extensions' time after the
-    response: the export), `platform` (the platform's own view of the invocation) or `request`."""
+    response: the export), `platform` (the platform's own view of the invocation) or `request`.
+    Every span once, however deep the trace, and those whose parents form a loop (a file no SDK
+    wrote) after the others, as roots."""
+    shown: set[str] = set()
 
-    def visit(span: Span, depth: int, inherited: str) -> Iterator[tuple[Span, int, str]]:
-        phase = inherited
-        if span.is_init:
-            phase = "init"
-        elif span.name == POST_RUNTIME_SPAN:
-            phase = "post-runtime"
-        elif span.name.startswith("lambda ") and inherited == "request":
-            phase = "platform"
-        yield span, depth, phase
-        for child in span.children:
-            yield from visit(child, depth + 1, phase)
+    def visit(root: Span) -> Iterator[tuple[Span, int, str]]:
+        stack = [(root, 0, "request")]  # a stack, not recursion: a trace may be thousands of spans deep
+        while stack:
+            span, depth, inherited = stack.pop()
+            if span.span_id in shown:
+                continue
+            shown.add(span.span_id)
+            phase = inherited
+            if span.is_init:
+                phase = "init"
+            elif span.name == POST_RUNTIME_SPAN:
+                phase = "post-runtime"
+            elif span.name.startswith("lambda ") and inherited == "request":
+                phase = "platform"
+            yield span, depth, phase
+            stack.extend((child, depth + 1, phase) for child in reversed(span.children))
 
     for root in trace.roots():
-        yield from visit(root, 0, "request")
+        yield from visit(root)
+    for span in sorted(trace.spans, key=lambda span: (span.start_ns, span.end_ns)):
+        if span.span_id not in shown:
+            yield from visit(span)

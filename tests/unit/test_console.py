@@ -325,6 +325,25 @@ def test_a_time_no_clock_shows_is_written_as_its_number(tmp_path: Path, client: 
     assert str(10**24) in rows
 
 
+def test_a_trace_thousands_deep_or_whose_parents_loop_is_drawn_with_every_span(tmp_path: Path, client: FlaskClient) -> None:
+    # Given a trace 3,000 spans deep, and one whose two spans are each other's parent, and one its own
+    for depth in range(3000):
+        raw_span(tmp_path, "de" * 16, f"{depth:016x}", f"{depth - 1:016x}" if depth else "", start_ns=depth + 1)
+    raw_span(tmp_path, "10" * 16, "a" * 16, "b" * 16, name="looped-a")
+    raw_span(tmp_path, "10" * 16, "b" * 16, "a" * 16, name="looped-b")
+    raw_span(tmp_path, "11" * 16, "c" * 16, "c" * 16, name="its-own-parent")
+    # When they are drawn
+    deep_status, deep = get(client, "/traces/" + "de" * 16)
+    looped_status, looped = get(client, "/traces/" + "10" * 16)
+    own_status, own = get(client, "/traces/" + "11" * 16)
+    # Then each is a page with each of its spans
+    assert (deep_status, looped_status, own_status) == (200, 200, 200)
+    assert deep.count('class="span ') == 3000
+    assert "looped-a" in looped
+    assert "looped-b" in looped
+    assert "its-own-parent" in own
+
+
 def test_an_unknown_trace_is_a_404_that_says_why(client: FlaskClient) -> None:
     status, page = get(client, "/traces/" + "0" * 32)
     assert status == 404
