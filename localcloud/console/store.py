@@ -12,10 +12,10 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict, deque
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from localcloud.traceview import Span, Trace, attributes, spans_in
 
@@ -111,6 +111,9 @@ class Sample:
     value: float
     trace_id: str
     span_id: str
+
+
+_Traced = TypeVar("_Traced", Invocation, Sample)
 
 
 @dataclass(frozen=True)
@@ -410,14 +413,27 @@ class TelemetryStore:
         return found
 
     def since(self, start_ns: int) -> Snapshot:
-        """Everything the metrics are drawn from, from `start_ns` on."""
+        """Everything the metrics are drawn from, from `start_ns` on; each exemplar a trace the
+        console holds (not one dropped for newer ones, or not exported yet), or none: a chart's
+        point links only to a trace its link can open."""
         with self._lock:
+            kept = self._traces
             return Snapshot(
-                invocations=[item for item in self.invocations if item.time_ns >= start_ns],
-                inits=[item for item in self.inits if item.time_ns >= start_ns],
-                reports=[item for item in self.reports if item.time_ns >= start_ns],
-                points=[item for item in self.points if item.time_ns >= start_ns],
+                invocations=[_linked(item, kept) for item in self.invocations if item.time_ns >= start_ns],
+                inits=[_linked(item, kept) for item in self.inits if item.time_ns >= start_ns],
+                reports=[_linked(item, kept) for item in self.reports if item.time_ns >= start_ns],
+                points=[_exemplars_in(item, kept) for item in self.points if item.time_ns >= start_ns],
             )
+
+
+def _linked(item: _Traced, kept: Container[str]) -> _Traced:
+    return item if item.trace_id in kept else replace(item, trace_id="", span_id="")
+
+
+def _exemplars_in(point: MetricPoint, kept: Container[str]) -> MetricPoint:
+    if all(exemplar.trace_id in kept for exemplar in point.exemplars):
+        return point
+    return replace(point, exemplars=tuple(exemplar for exemplar in point.exemplars if exemplar.trace_id in kept))
 
 
 @dataclass(frozen=True)

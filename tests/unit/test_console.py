@@ -363,6 +363,27 @@ def test_the_metrics_panel_links_each_exemplar_point_to_its_trace(telemetry: Tel
     assert 'id="chart-metric-bookstore.orders"' in page
 
 
+def test_a_charts_point_never_links_to_a_trace_the_console_dropped(
+    telemetry: Telemetry, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a console that keeps one trace (5,000 in truth: an hour's load has more), and a cold order, then a warm one
+    monkeypatch.setattr("localcloud.console.store.MAX_TRACES", 1)
+    dropped, _ = order(telemetry, cold=True)
+    telemetry.export()
+    kept, _ = order(telemetry)
+    telemetry.export()
+    # When the metrics panel is drawn
+    status, page = get(client, "/metrics/panel?window=5m")
+    # Then its points link to the trace it holds, none to the one it dropped (that link would be a 404)
+    assert status == 200
+    assert get(client, f"/traces/{dropped}")[0] == 404
+    assert f'href="/traces/{kept}' in page
+    assert f"/traces/{dropped}" not in page
+    # And the dropped order still counts: it is only not linked
+    assert 'id="chart-cold-starts"' in page
+    assert "Nothing in this window yet" not in page.split('id="chart-cold-starts"')[1].split("</figure>")[0]
+
+
 def test_the_console_refuses_other_host_names_and_posts_from_other_pages(client: FlaskClient) -> None:
     # A rebinding name
     assert client.get("/traces", base_url=f"http://attacker.example:{PORT}").status_code == 403
