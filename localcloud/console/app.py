@@ -287,4 +287,7 @@ def _number(text: str | None, default: float) -> float:
 
 
 def _clock(time_ns: int) -> str:
-    return datetime.fromtimestamp(time_ns / 1e9, tz=UTC).astimezone().strftime("%H:%M:%S.%f")[:-3]
+    try:
+        return datetime.fromtimestamp(time_ns / 1e9, tz=UTC).astimezone().strftime("%H:%M:%S.%f")[:-3]
+    except (ValueError, OverflowError, OSError):  # a time no clock shows (a file no SDK wrote): the number
+        return str(time_ns)

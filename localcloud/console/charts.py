@@ -102,7 +102,8 @@ def percentile(values: Sequence[float], share: float) -> float:
 
 def chart(chart_id: str, title: str, unit: str, buckets: Buckets, items: Iterable[Item], reduce: Reduce) -> Chart:
     """Items into buckets by series; each bucket's value is `reduce` of its values and its
-    exemplar the item with the largest value (the slowest request, the biggest payment)."""
+    exemplar the item with the largest value (the slowest request, the biggest payment) of
+    those with a trace to show."""
     cells: dict[str, dict[int, list[Item]]] = defaultdict(lambda: defaultdict(list))
     for item in items:
         index = buckets.index(item.time_ns)
@@ -123,7 +124,7 @@ def chart(chart_id: str, title: str, unit: str, buckets: Buckets, items: Iterabl
         for index in range(buckets.count):
             value = values[name].get(index, 0.0)
             found = cells[name].get(index, [])
-            exemplar = max(found, key=lambda item: item.value) if found else None
+            exemplar = max((item for item in found if item.trace_id), key=lambda item: item.value, default=None)
             points.append(
                 Point(
                     x=LEFT + plot_width * (index + 0.5) / buckets.count,

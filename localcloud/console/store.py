@@ -12,10 +12,10 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict, deque
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from localcloud.traceview import Span, Trace, attributes, spans_in
 
@@ -38,28 +38,42 @@ class FileTail:
         self._first_read_bytes = first_read_bytes
         self._inode: int | None = None
         self._offset = 0
+        self._mid_line = False  # the bytes at the offset end a line not to be read (cut, or too long)
 
     def read(self, limit: int = READ_BYTES) -> tuple[bool, list[bytes]]:
-        """(whether the file was replaced or cut since the last read, the new complete lines)."""
+        """(whether the file was replaced or cut since the last read, the new complete lines). A
+        line longer than `limit` is skipped: it could never be read whole, and would stop the
+        lines after it."""
         try:
             stat = self.path.stat()
         except FileNotFoundError:
             return False, []
         replaced = False
-        skip_partial = False
         if self._inode != stat.st_ino or stat.st_size < self._offset:
             replaced = self._inode is not None
             self._inode = stat.st_ino
             self._offset = max(0, stat.st_size - self._first_read_bytes)
-            skip_partial = self._offset > 0
+            # Started in the middle of the file: from the byte before, so that a line starting
+            # right at the offset (that byte a newline) is kept.
+            self._mid_line = self._offset > 0
+            if self._mid_line:
+                self._offset -= 1
         with self.path.open("rb") as file:
-            file.seek(max(0, self._offset - 1) if skip_partial else self._offset)
+            file.seek(self._offset)
             data = file.read(limit)
-        if skip_partial:  # started in the middle of the file: drop up to the first line's start
+        if self._mid_line:  # drop up to the first line's start
             cut = data.find(b"\n")
-            self._offset = self._offset - 1 + cut + 1 if cut >= 0 else self._offset
-            data = data[cut + 1 :] if cut >= 0 else b""
+            if cut < 0:
+                self._offset += len(data)
+                return replaced, []
+            self._offset += cut + 1
+            data = data[cut + 1 :]
+            self._mid_line = False
         complete = data[: data.rfind(b"\n") + 1]
+        if not complete and len(data) >= limit:  # a line longer than a read: skipped, up to its end
+            self._offset += len(data)
+            self._mid_line = True
+            return replaced, []
         self._offset += len(complete)
         return replaced, complete.splitlines()
 
@@ -97,6 +111,9 @@ class Sample:
     value: float
     trace_id: str
     span_id: str
+
+
+_Traced = TypeVar("_Traced", Invocation, Sample)
 
 
 @dataclass(frozen=True)
@@ -232,12 +249,14 @@ class TelemetryStore:
                 replaced, lines = tail.read()
                 if replaced:
                     {"traces": self._reset_traces, "metrics": self._reset_metrics, "logs": self.logs.clear}[signal]()
+                add = {"traces": self._add_spans, "metrics": self._add_metrics, "logs": self._add_logs}[signal]
                 for line in lines:
                     try:
-                        document = json.loads(line)
-                    except ValueError:
-                        continue  # not ours to fix: a line cut by a crash, or another writer's
-                    {"traces": self._add_spans, "metrics": self._add_metrics, "logs": self._add_logs}[signal](document)
+                        add(json.loads(line))
+                    except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
+                        # Not ours to fix: a line cut by a crash, another writer's, not OTLP. Skipped
+                        # alone: a page still answers, and the lines after it are still read.
+                        continue
 
     def _add_spans(self, document: dict[str, Any]) -> None:
         for span in spans_in(document):
@@ -394,14 +413,27 @@ class TelemetryStore:
         return found
 
     def since(self, start_ns: int) -> Snapshot:
-        """Everything the metrics are drawn from, from `start_ns` on."""
+        """Everything the metrics are drawn from, from `start_ns` on; each exemplar a trace the
+        console holds (not one dropped for newer ones, or not exported yet), or none: a chart's
+        point links only to a trace its link can open."""
         with self._lock:
+            kept = self._traces
             return Snapshot(
-                invocations=[item for item in self.invocations if item.time_ns >= start_ns],
-                inits=[item for item in self.inits if item.time_ns >= start_ns],
-                reports=[item for item in self.reports if item.time_ns >= start_ns],
-                points=[item for item in self.points if item.time_ns >= start_ns],
+                invocations=[_linked(item, kept) for item in self.invocations if item.time_ns >= start_ns],
+                inits=[_linked(item, kept) for item in self.inits if item.time_ns >= start_ns],
+                reports=[_linked(item, kept) for item in self.reports if item.time_ns >= start_ns],
+                points=[_exemplars_in(item, kept) for item in self.points if item.time_ns >= start_ns],
             )
+
+
+def _linked(item: _Traced, kept: Container[str]) -> _Traced:
+    return item if item.trace_id in kept else replace(item, trace_id="", span_id="")
+
+
+def _exemplars_in(point: MetricPoint, kept: Container[str]) -> MetricPoint:
+    if all(exemplar.trace_id in kept for exemplar in point.exemplars):
+        return point
+    return replace(point, exemplars=tuple(exemplar for exemplar in point.exemplars if exemplar.trace_id in kept))
 
 
 @dataclass(frozen=True)
@@ -415,19 +447,30 @@ class Snapshot:
 def walk(trace: Trace) -> Iterator[tuple[Span, int, str]]:
     """Each span of the trace in waterfall order, with its depth and its phase: `init` (a cold
     start's initialisation, and what ran in it), `post-runtime` (the extensions' time after the
-    response: the export), `platform` (the platform's own view of the invocation) or `request`."""
+    response: the export), `platform` (the platform's own view of the invocation) or `request`.
+    Every span once, however deep the trace, and those whose parents form a loop (a file no SDK
+    wrote) after the others, as roots."""
+    shown: set[str] = set()
 
-    def visit(span: Span, depth: int, inherited: str) -> Iterator[tuple[Span, int, str]]:
-        phase = inherited
-        if span.is_init:
-            phase = "init"
-        elif span.name == POST_RUNTIME_SPAN:
-            phase = "post-runtime"
-        elif span.name.startswith("lambda ") and inherited == "request":
-            phase = "platform"
-        yield span, depth, phase
-        for child in span.children:
-            yield from visit(child, depth + 1, phase)
+    def visit(root: Span) -> Iterator[tuple[Span, int, str]]:
+        stack = [(root, 0, "request")]  # a stack, not recursion: a trace may be thousands of spans deep
+        while stack:
+            span, depth, inherited = stack.pop()
+            if span.span_id in shown:
+                continue
+            shown.add(span.span_id)
+            phase = inherited
+            if span.is_init:
+                phase = "init"
+            elif span.name == POST_RUNTIME_SPAN:
+                phase = "post-runtime"
+            elif span.name.startswith("lambda ") and inherited == "request":
+                phase = "platform"
+            yield span, depth, phase
+            stack.extend((child, depth + 1, phase) for child in reversed(span.children))
 
     for root in trace.roots():
-        yield from visit(root, 0, "request")
+        yield from visit(root)
+    for span in sorted(trace.spans, key=lambda span: (span.start_ns, span.end_ns)):
+        if span.span_id not in shown:
+            yield from visit(span)

@@ -142,6 +142,17 @@ def test_a_long_file_is_read_from_its_last_bytes_starting_at_a_whole_line(tmp_pa
     assert lines[-1] == b"line 99"
 
 
+def test_a_line_longer_than_a_read_is_skipped_and_the_lines_after_it_still_come(tmp_path: Path) -> None:
+    # Given a file with a line longer than a read takes (an export of 20 MB is one line), then a short one
+    path = tmp_path / "logs.jsonl"
+    path.write_bytes(b"first\n" + b"x" * 100 + b"\nafter\n")
+    tail = FileTail(path)
+    # When it is read, a few bytes at a time
+    lines = [line for _ in range(10) for line in tail.read(limit=16)[1]]
+    # Then the long line is dropped, not waited on forever, and the others come
+    assert lines == [b"first", b"after"]
+
+
 # --- traces, logs and metrics from the files --------------------------------------------------
 
 
@@ -169,6 +180,22 @@ def test_a_trace_is_summarised_by_its_entry_span_and_found_by_each_filter(teleme
     assert {s.trace_id for s in store.traces(TraceQuery(service="ordem-de-compra", route="ordens"))} == {failed, succeeded}
     assert store.traces(TraceQuery(service="pagamento")) == []
     assert store.traces(TraceQuery(min_ms=60_000)) == []
+
+
+def test_a_line_that_is_json_but_not_otlp_is_skipped_alone(telemetry: Telemetry, store: TelemetryStore) -> None:
+    # Given an order, then lines another writer (or a cut, or a hand) left: JSON, not OTLP
+    before, _ = order(telemetry)
+    telemetry.export()
+    with (telemetry.directory / "traces.jsonl").open("a") as sink:
+        for line in ("[]", '"text"', '{"resourceSpans": [{"scopeSpans": [{"spans": [{}]}]}]}', "[" * 100_000):
+            sink.write(line + "\n")
+    # And an order after them, read in the same refresh
+    after, _ = order(telemetry)
+    telemetry.export()
+    # When the console reads the file
+    store.refresh()
+    # Then both orders are there: the lines between them skipped, not the read stopped
+    assert {summary.trace_id for summary in store.traces(TraceQuery())} == {before, after}
 
 
 def test_the_waterfall_marks_the_init_phase_and_what_ran_in_it(telemetry: Telemetry, store: TelemetryStore) -> None:
@@ -279,6 +306,44 @@ def test_a_trace_page_shows_its_spans_attributes_and_logs_escaped(telemetry: Tel
     assert "<script>alert" not in page
 
 
+def raw_span(directory: Path, trace_id: str, span_id: str, parent_id: str = "", start_ns: int = 1, name: str = "span") -> None:
+    """A span as a file no SDK wrote may hold it (a hand's, another writer's)."""
+    span = {"traceId": trace_id, "spanId": span_id, "parentSpanId": parent_id, "name": name}
+    span |= {"startTimeUnixNano": str(start_ns), "endTimeUnixNano": str(start_ns + 1)}
+    with (directory / "traces.jsonl").open("a") as sink:
+        sink.write(json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [span]}]}]}) + "\n")
+
+
+def test_a_time_no_clock_shows_is_written_as_its_number(tmp_path: Path, client: FlaskClient) -> None:
+    # Given a span in the year 31 million
+    raw_span(tmp_path, "ab" * 16, "cd" * 8, start_ns=10**24)
+    # When the trace list and the trace are drawn
+    rows_status, rows = get(client, "/traces/rows")
+    trace_status, _ = get(client, "/traces/" + "ab" * 16)
+    # Then both are pages, the time its number
+    assert (rows_status, trace_status) == (200, 200)
+    assert str(10**24) in rows
+
+
+def test_a_trace_thousands_deep_or_whose_parents_loop_is_drawn_with_every_span(tmp_path: Path, client: FlaskClient) -> None:
+    # Given a trace 3,000 spans deep, and one whose two spans are each other's parent, and one its own
+    for depth in range(3000):
+        raw_span(tmp_path, "de" * 16, f"{depth:016x}", f"{depth - 1:016x}" if depth else "", start_ns=depth + 1)
+    raw_span(tmp_path, "10" * 16, "a" * 16, "b" * 16, name="looped-a")
+    raw_span(tmp_path, "10" * 16, "b" * 16, "a" * 16, name="looped-b")
+    raw_span(tmp_path, "11" * 16, "c" * 16, "c" * 16, name="its-own-parent")
+    # When they are drawn
+    deep_status, deep = get(client, "/traces/" + "de" * 16)
+    looped_status, looped = get(client, "/traces/" + "10" * 16)
+    own_status, own = get(client, "/traces/" + "11" * 16)
+    # Then each is a page with each of its spans
+    assert (deep_status, looped_status, own_status) == (200, 200, 200)
+    assert deep.count('class="span ') == 3000
+    assert "looped-a" in looped
+    assert "looped-b" in looped
+    assert "its-own-parent" in own
+
+
 def test_an_unknown_trace_is_a_404_that_says_why(client: FlaskClient) -> None:
     status, page = get(client, "/traces/" + "0" * 32)
     assert status == 404
@@ -296,6 +361,27 @@ def test_the_metrics_panel_links_each_exemplar_point_to_its_trace(telemetry: Tel
     assert "POST /ordens" in page
     assert f'href="/traces/{trace_id}' in page
     assert 'id="chart-metric-bookstore.orders"' in page
+
+
+def test_a_charts_point_never_links_to_a_trace_the_console_dropped(
+    telemetry: Telemetry, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a console that keeps one trace (5,000 in truth: an hour's load has more), and a cold order, then a warm one
+    monkeypatch.setattr("localcloud.console.store.MAX_TRACES", 1)
+    dropped, _ = order(telemetry, cold=True)
+    telemetry.export()
+    kept, _ = order(telemetry)
+    telemetry.export()
+    # When the metrics panel is drawn
+    status, page = get(client, "/metrics/panel?window=5m")
+    # Then its points link to the trace it holds, none to the one it dropped (that link would be a 404)
+    assert status == 200
+    assert get(client, f"/traces/{dropped}")[0] == 404
+    assert f'href="/traces/{kept}' in page
+    assert f"/traces/{dropped}" not in page
+    # And the dropped order still counts: it is only not linked
+    assert 'id="chart-cold-starts"' in page
+    assert "Nothing in this window yet" not in page.split('id="chart-cold-starts"')[1].split("</figure>")[0]
 
 
 def test_the_console_refuses_other_host_names_and_posts_from_other_pages(client: FlaskClient) -> None:
