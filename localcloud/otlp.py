@@ -34,6 +34,7 @@ SIGNALS: dict[str, tuple[str, type[Message], type[Message]]] = {
     "/v1/logs": ("logs.jsonl", ExportLogsServiceRequest, ExportLogsServiceResponse),
 }
 HEX_IDS = {"traceId", "spanId", "parentSpanId"}
+CONTENT_TYPES = {"application/x-protobuf", "application/json"}
 # As a Collector's confighttp limits a request (its default max_request_body_size is 20 MiB),
 # before and after inflating it: a small gzip body can expand a thousandfold.
 MAX_BODY_BYTES = 20 * 1024 * 1024
@@ -117,9 +118,17 @@ class OtlpReceiver:
                     self.answer(503, b"receiver down (an injected fault)", "text/plain")
                     return
                 file_name, request_type, response_type = signal
-                is_json = self.headers.get("Content-Type", "").split(";")[0].strip() == "application/json"
+                content_type = self.headers.get("Content-Type", "").split(";")[0].strip().lower()
+                if content_type not in CONTENT_TYPES:
+                    # As a Collector answers. It also keeps web pages out: a browser posts text/plain
+                    # cross-site without asking first, but not these two types.
+                    self.answer(415, b"Content-Type: application/x-protobuf or application/json", "text/plain")
+                    return
+                is_json = content_type == "application/json"
                 try:
                     parsed: Any = json.loads(body) if is_json else request_type.FromString(body)
+                    if is_json and not isinstance(parsed, dict):
+                        raise ValueError("an OTLP/JSON export request is an object")
                 except Exception as error:  # a malformed export is the sender's 400, not our crash
                     self.answer(400, str(error).encode(), "text/plain")
                     return
@@ -163,10 +172,15 @@ class OtlpReceiver:
     def _write(self) -> None:
         while (item := self._pending.get()) is not None:
             file_name, parsed = item
-            document = parsed if isinstance(parsed, dict) else to_otlp_json(parsed)
-            line = json.dumps(document, separators=(",", ":")) + "\n"
-            with (self.directory / file_name).open("a", encoding="utf-8") as sink:
-                sink.write(line)
+            try:
+                document = parsed if isinstance(parsed, dict) else to_otlp_json(parsed)
+                line = json.dumps(document, separators=(",", ":")) + "\n"
+                self.directory.mkdir(parents=True, exist_ok=True)  # deleted while we run: written again
+                with (self.directory / file_name).open("a", encoding="utf-8") as sink:
+                    sink.write(line)
+            except (OSError, ValueError, TypeError) as error:
+                # This export is lost, and says so; the writer goes on with the next ones.
+                print(f"otlp receiver: an export to {file_name} was not written: {type(error).__name__}: {error}", file=sys.stderr)
             self._pending.task_done()
         self._pending.task_done()
 

@@ -88,7 +88,12 @@ def create_app(
             return Response("The console answers this machine only, at 127.0.0.1 or localhost", status=403, mimetype="text/plain")
         if request.method == "POST":
             origin = request.headers.get("Origin")
-            if request.headers.get("HX-Request") != "true" or (origin is not None and origin.removeprefix("http://") not in hosts):
+            site = request.headers.get("Sec-Fetch-Site", "same-origin")
+            if (
+                request.headers.get("HX-Request") != "true"
+                or (origin is not None and origin.removeprefix("http://") not in hosts)
+                or site not in {"same-origin", "none"}
+            ):
                 return Response("The console's actions come from its own pages", status=403, mimetype="text/plain")
         store.refresh()
         return None

@@ -384,7 +384,9 @@ class TelemetryStore:
             name=entry.name,
             service=entry.service,
             status=code,
-            error=any(span.error for span in members) or (code is not None and code >= 500),
+            # As the RED table counts it: the request failed (5xx, or its SERVER span says error), not a
+            # span below it that the request recovered from (a 404 its client span marked).
+            error=entry.error or (code is not None and code >= 500),
             cold=any(span.is_init for span in members),
             services=sorted({span.service for span in members}),
             spans=len(members),

@@ -17,7 +17,8 @@ CLOUD = textwrap.dedent(
     """
     import sys, threading, time
     from localcloud.console.load import LoadGenerator
-    generator = LoadGenerator([sys.executable, "-c", "import time\\nwhile True: time.sleep(0.1)"], lambda line: print(line, file=sys.stderr))
+    forever = [sys.executable, "-c", "import time\\nwhile True: time.sleep(0.1)"]
+    generator = LoadGenerator(forever, lambda line: print(line, file=sys.stderr))
     request = threading.Thread(target=lambda: print("generator", generator.start()["pid"], flush=True))
     request.start()
     request.join()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import shutil
 from pathlib import Path
 
 import httpx
@@ -99,3 +100,24 @@ def test_the_receivers_faults_take_only_what_the_cloud_sends_and_the_exports_go_
     assert refused == [400] * 6
     assert browser == 403
     assert (still, down, up) == (200, 503, 200)
+
+
+def test_an_export_that_is_not_otlp_or_not_a_collectors_type_is_refused_and_the_next_ones_are_written(tmp_path: Path) -> None:
+    # Given a running receiver
+    telemetry = tmp_path / "telemetry"
+    receiver = OtlpReceiver(telemetry, free_port()).start()
+    url = f"{receiver.endpoint}/v1/traces"
+    body = export_request().SerializeToString()
+    try:
+        # When it gets JSON that is no export request, and protobuf labelled as text (what a web page can post without asking)
+        not_an_object = httpx.post(url, content=b"[]", headers={"Content-Type": "application/json"})
+        as_text = httpx.post(url, content=body, headers={"Content-Type": "text/plain"})
+        # And its directory is deleted while it runs, before a good export
+        shutil.rmtree(telemetry)
+        good = httpx.post(url, content=body, headers={"Content-Type": "application/x-protobuf"})
+    finally:
+        receiver.stop()  # waits for its writer
+    # Then the first two are refused as a Collector refuses them, and the good one is written all the same
+    assert (not_an_object.status_code, as_text.status_code, good.status_code) == (400, 415, 200)
+    lines = (telemetry / "traces.jsonl").read_text().splitlines()
+    assert [json.loads(line)["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["name"] for line in lines] == ["GET /livros/{id}"]

@@ -427,3 +427,22 @@ def test_the_load_generator_starts_once_and_stops_on_sigint_with_its_output_rela
     # Then it ended on its SIGINT (its own exit), its lines on the console
     assert (described["running"], described["exit_code"]) == (False, 0)
     wait_until(lambda: "[load] stopping" in lines or None, "the generator's last line")
+
+
+def test_a_trace_is_an_error_as_the_red_table_counts_one_not_for_a_span_its_request_recovered_from(
+    telemetry: Telemetry, store: TelemetryStore
+) -> None:
+    # Given an order refused with a 404 whose client span to the catalogue has an error status
+    with telemetry.tracer.start_as_current_span("POST /ordens", kind=SpanKind.SERVER) as entry:
+        entry.set_attributes({"http.route": "/ordens", "http.response.status_code": 404})
+        with telemetry.tracer.start_as_current_span("GET", kind=SpanKind.CLIENT) as client:
+            client.set_status(Status(StatusCode.ERROR, "404"))
+        trace_id = format(entry.get_span_context().trace_id, "032x")
+    telemetry.export()
+    store.refresh()
+    # When the trace list and the RED table look at it
+    (summary,) = store.traces(TraceQuery())
+    (row,) = charts.red_table(store.since(0).invocations, 300)
+    # Then neither counts it as an error: the request answered as it should
+    assert (summary.trace_id, summary.error, row.errors) == (trace_id, False, 0)
+    assert store.traces(TraceQuery(errors_only=True)) == []
