@@ -27,6 +27,7 @@ MAX_LOGS = 50_000
 MAX_POINTS = 200_000
 INIT_SPAN = "init"
 INVOKE_SPAN = "lambda invoke"  # the platform's view of an invocation, with REPORT's numbers
+MAX_MEMORY_SUFFIX = ".lambda.max_memory_used_mb"
 POST_RUNTIME_SPAN = "lambda post-runtime"
 
 
@@ -81,6 +82,13 @@ class FileTail:
 def _number(point: dict[str, Any]) -> float:
     """A data point's or exemplar's value (OTLP/JSON sends integers as strings)."""
     return float(point.get("asDouble", point.get("asInt", 0)))
+
+
+def _max_memory(attributes: dict[str, Any]) -> float | None:
+    """REPORT's Max Memory Used, as a layer's extension puts it on the platform's span (under its
+    application's prefix: Bookstore's is `bookstore.lambda.max_memory_used_mb`)."""
+    found = next((value for key, value in attributes.items() if key.endswith(MAX_MEMORY_SUFFIX)), None)
+    return float(found) if isinstance(found, int | float) else None
 
 
 def function_of(resource: dict[str, Any]) -> str:
@@ -288,8 +296,7 @@ class TelemetryStore:
                 )
             elif span.is_init:
                 self.inits.append(Sample(span.start_ns, function, span.duration_ms, span.trace_id, span.span_id))
-            elif span.name == INVOKE_SPAN and "bookstore.lambda.max_memory_used_mb" in span.attributes:
-                memory = float(span.attributes["bookstore.lambda.max_memory_used_mb"])
+            elif span.name == INVOKE_SPAN and (memory := _max_memory(span.attributes)) is not None:
                 self.reports.append(Sample(span.start_ns, function, memory, span.trace_id, span.span_id))
 
     def _add_metrics(self, document: dict[str, Any]) -> None:

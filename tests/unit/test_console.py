@@ -446,3 +446,17 @@ def test_a_trace_is_an_error_as_the_red_table_counts_one_not_for_a_span_its_requ
     # Then neither counts it as an error: the request answered as it should
     assert (summary.trace_id, summary.error, row.errors) == (trace_id, False, 0)
     assert store.traces(TraceQuery(errors_only=True)) == []
+
+
+def test_reports_memory_and_init_durations_become_samples_per_function(telemetry: Telemetry, store: TelemetryStore) -> None:
+    # Given a cold order, and the platform's span of its invocation with REPORT's memory (as the layer's extension writes it)
+    trace_id, _ = order(telemetry, cold=True)
+    with telemetry.tracer.start_as_current_span("lambda invoke") as platform:
+        platform.set_attribute("bookstore.lambda.max_memory_used_mb", 107)
+    telemetry.export()
+    store.refresh()
+    # When the Lambda charts' data is read
+    snapshot = store.since(0)
+    # Then memory and the init are samples of the function, with their traces
+    assert [(sample.series, sample.value) for sample in snapshot.reports] == [("CriarOrdemFunction", 107.0)]
+    assert [(sample.series, sample.trace_id) for sample in snapshot.inits] == [("CriarOrdemFunction", trace_id)]
