@@ -63,7 +63,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--flags", type=Path, help="a flagd flag-definition file: the functions' feature flags (see flags, flag)")
     parser.add_argument("--console-port", type=int, default=3001, help="the console, on 127.0.0.1 (default 3001)")
     parser.add_argument("--no-console", dest="console", action="store_false", help="no console")
-    parser.add_argument("--load-command", metavar="COMMAND", help="a load generator the console starts and stops ({url}: the API's URL)")
     parser.add_argument("--database-url", help="use this PostgreSQL (a superuser DSN) instead of the embedded one")
     parser.add_argument(
         "--startup", action="append", default=[], metavar="MODULE:FUNCTION", help="a start-up hook (repeatable), see StartupContext"
