@@ -192,6 +192,7 @@ def create_app(
             metric_charts=charts.metric_charts(snapshot, buckets),
             buckets=buckets,
             window=window,
+            refresh_s=charts.REFRESH_S[window],
         )
 
     # --- the local cloud ---------------------------------------------------------------------

@@ -17,6 +17,7 @@ from typing import Any
 from localcloud.console.store import Invocation, MetricPoint, Sample, Snapshot
 
 WINDOWS = {"5m": 300, "15m": 900, "1h": 3600}
+REFRESH_S = {"5m": 5, "15m": 15, "1h": 30}  # a bucket is 5, 15 or 60 s: redrawn about once a bucket
 BUCKETS = 60
 MAX_SERIES = 8  # a chart's series beyond these (the largest kept) are summed as "other"
 WIDTH, HEIGHT, LEFT, RIGHT, TOP, BOTTOM = 600, 170, 48, 8, 10, 22
