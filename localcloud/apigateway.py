@@ -62,7 +62,7 @@ class ApiGateway:
                 try:
                     result = action() if argument is None else action(argument)
                 except LocalCloudError as error:
-                    return _answer(404, str(error))
+                    return _answer(error.status, str(error))
                 return Response(json.dumps(result), status=200, mimetype="application/json")
 
             self.app.add_url_rule(f"/_localcloud/{name}", f"localcloud_{name}", endpoint, methods=["POST"])

@@ -33,7 +33,7 @@ from localcloud.console import HOST as CONSOLE_HOST
 from localcloud.console import start_console
 from localcloud.console.load import LoadGenerator
 from localcloud.environment import FunctionSpec, InvocationReport
-from localcloud.errors import LocalCloudError
+from localcloud.errors import Conflict, LocalCloudError
 from localcloud.flags import FlagsFile
 from localcloud.iam import CREDENTIALS_FILE, AccessControl, Principal
 from localcloud.lifetime import terminated_with
@@ -357,7 +357,7 @@ class LocalCloud:
 
     def _flags(self) -> FlagsFile:
         if self.flags is None:
-            raise LocalCloudError("this cloud was started without --flags: no feature flags to show or change")
+            raise Conflict("this cloud was started without --flags: no feature flags to show or change")
         return self.flags
 
     def _describe_flags(self) -> dict[str, Any]:

@@ -19,7 +19,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from localcloud.errors import LocalCloudError
+from localcloud.errors import LocalCloudError, Unavailable
 
 ENVIRONMENT_VARIABLE = "FLAGD_OFFLINE_FLAG_SOURCE_PATH"
 
@@ -73,7 +73,7 @@ def _read(path: Path) -> dict[str, Any]:
     try:
         document: dict[str, Any] = json.loads(path.read_text())
     except (OSError, ValueError) as error:
-        raise LocalCloudError(f"flags file {path}: {error}") from error
+        raise Unavailable(f"flags file {path}: {error}") from error
     return document
 
 
@@ -81,7 +81,7 @@ def _flags(document: dict[str, Any], path: Path) -> dict[str, Any]:
     flags = document.get("flags")
     keys = {"variants", "defaultVariant"}
     if not isinstance(flags, dict) or not all(isinstance(flag, dict) and keys <= set(flag) for flag in flags.values()):
-        raise LocalCloudError(f"flags file {path}: not flagd's format (flags: name → variants, defaultVariant)")
+        raise Unavailable(f"flags file {path}: not flagd's format (flags: name → variants, defaultVariant)")
     return flags
 
 

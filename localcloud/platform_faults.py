@@ -29,7 +29,7 @@ from typing import Any
 import httpx
 
 from localcloud.environment import InvocationReport, Outcome
-from localcloud.errors import LocalCloudError
+from localcloud.errors import Conflict, LocalCloudError, Unavailable
 from localcloud.pool import FunctionPool
 
 FUNCTION_KINDS = {"delay", "error", "response", "timeout", "cold", "throttle"}
@@ -95,7 +95,7 @@ class PlatformFaults:
     def add(self, spec: str) -> dict[str, Any]:
         fault = parse(spec, set(self._pools))
         if fault.target == RECEIVER and self.receiver is None:
-            raise LocalCloudError("the functions export to --otlp-endpoint, not to this cloud's receiver")
+            raise Conflict("the functions export to --otlp-endpoint, not to this cloud's receiver")
         with self._lock:
             if fault.percent == 0:
                 self._faults.pop((fault.target, fault.kind), None)
@@ -163,4 +163,4 @@ class PlatformFaults:
                     httpx.post(f"{self.receiver}/_localcloud/faults", json=settings, timeout=10).raise_for_status()
                 except httpx.HTTPError as error:
                     # The faults of the functions hold all the same; the answer says what did not.
-                    raise LocalCloudError(f"the OTLP receiver did not take its faults ({error}); is it running?") from error
+                    raise Unavailable(f"the OTLP receiver did not take its faults ({error}); is it running?") from error

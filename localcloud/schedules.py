@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from localcloud.errors import LocalCloudError
+from localcloud.errors import LocalCloudError, NotFound
 
 ACCOUNT = "123456789012"  # what SAM and moto use for the local account
 RATE = re.compile(r"^rate\((?P<value>[1-9][0-9]*) (?P<unit>minutes?|hours?|days?)\)$")
@@ -116,7 +116,7 @@ class Scheduler:
         if len(of_function) == 1:
             return of_function[0]
         known = ", ".join(sorted(self.schedules)) or "none"
-        raise LocalCloudError(f"no single schedule named {name!r} (the template's: {known})")
+        raise NotFound(f"no single schedule named {name!r} (the template's: {known})")
 
     def trigger(self, name: str) -> dict[str, Any]:
         """Runs a schedule now, as its next period would, and answers how the run went."""

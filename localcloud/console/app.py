@@ -228,7 +228,7 @@ def cloud_actions(app: flask.Flask, control: Control, load: LoadGenerator | None
         try:
             action()
         except LocalCloudError as error:
-            return panel(str(error), 400)
+            return panel(str(error), error.status)
         return panel(done, 200)
 
     @app.get("/cloud")

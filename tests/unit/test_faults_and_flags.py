@@ -15,10 +15,12 @@ import pytest
 from bookstore_dev import exercise
 from bookstore_dev.services import services
 from bookstore_dev.startup import FLAGS
-from bookstore_dev.template import ROOT, load
+from bookstore_dev.template import ROOT, TEMPLATE, load
 from localcloud import platform_faults
+from localcloud import template as cloud_template
+from localcloud.apigateway import ApiGateway
 from localcloud.environment import InvocationReport, Outcome
-from localcloud.errors import LocalCloudError
+from localcloud.errors import Conflict, LocalCloudError, NotFound, Unavailable
 from localcloud.flags import FlagsFile
 
 READERS = {"happens", "enabled", "seconds", "probability", "delay", "leak"}
@@ -189,3 +191,26 @@ def test_faults_off_releases_an_invocation_a_delay_still_holds() -> None:
     faults.clear()
     invocation.join(5)
     assert answered == [report]
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (LocalCloudError("expected TARGET:KIND"), 400),
+        (NotFound("no single schedule named 'x'"), 404),
+        (Conflict("this cloud was started without --flags"), 409),
+        (Unavailable("the OTLP receiver did not take its faults"), 503),
+    ],
+)
+def test_a_control_route_answers_what_went_wrong_with_its_status_and_message(error: LocalCloudError, status: int) -> None:
+    # Given the gateway of the template, whose control action fails
+    def fails(argument: str) -> dict[str, object]:
+        raise error
+
+    api = cloud_template.load(TEMPLATE, {}).api
+    never_invoked = lambda function, event: pytest.fail(f"{function} invoked")  # noqa: E731 - the gateway needs a runner
+    gateway = ApiGateway(api, never_invoked, {"fault": fails}).test_client()
+    # When the operator calls it
+    response = gateway.post("/_localcloud/fault/x")
+    # Then the answer's status says which kind of failure, and its message the cause
+    assert (response.status_code, response.get_json()) == (status, {"message": str(error)})
