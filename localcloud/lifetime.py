@@ -7,6 +7,7 @@ import ctypes
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
@@ -26,3 +27,15 @@ def terminated_with(parent: int, signum: signal.Signals = signal.SIGTERM) -> Cal
             os.kill(os.getpid(), signum)
 
     return preexec
+
+
+def until_signalled(still_wanted: Callable[[], bool] = lambda: True) -> None:
+    """Returns on SIGTERM or SIGINT (or once `still_wanted` says no). The handler only appends to
+    a list, no lock: an OTLP receiver that outlived a kill -9 of its cloud in CI was found (py-spy)
+    with its main thread deadlocked in its handler's threading.Event.set(), the Event that very
+    thread was waiting on."""
+    signalled: list[int] = []
+    signal.signal(signal.SIGTERM, lambda signum, _: signalled.append(signum))
+    signal.signal(signal.SIGINT, lambda signum, _: signalled.append(signum))
+    while not signalled and still_wanted():
+        time.sleep(0.2)  # a signal ends the sleep at once

@@ -9,7 +9,6 @@ import base64
 import json
 import os
 import queue
-import signal
 import sys
 import threading
 import time
@@ -26,6 +25,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 )
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest, ExportTraceServiceResponse
 
+from localcloud.lifetime import until_signalled
 from localcloud.net import NoDelayServer, QuietHandler
 
 SIGNALS: dict[str, tuple[str, type[Message], type[Message]]] = {
@@ -195,15 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--parent", type=int, help="end when this process (the local cloud) is no longer our parent")
     args = parser.parse_args(argv)
     receiver = OtlpReceiver(args.dir, args.port, args.host).start()
-    # The handler only sets a flag: no lock. A receiver that outlived a kill -9 of its cloud in CI
-    # was found (py-spy) with its main thread deadlocked in the handler's threading.Event.set(),
-    # the Event its main thread was waiting on. The loop also checks that the cloud is still
-    # its parent, in case the parent-death signal (localcloud.lifetime) does not come.
-    signalled: list[int] = []
-    signal.signal(signal.SIGTERM, lambda signum, _: signalled.append(signum))
-    signal.signal(signal.SIGINT, lambda signum, _: signalled.append(signum))
-    while not signalled and (args.parent is None or os.getppid() == args.parent):
-        time.sleep(0.2)  # a signal ends the sleep at once
+    # Also ends if the cloud is no longer its parent, in case the parent-death signal does not come.
+    until_signalled(lambda: args.parent is None or os.getppid() == args.parent)
     receiver.stop()
     return 0
 

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
-import time
 from pathlib import Path
 
 from localcloud.console import HOST, start_console
 from localcloud.errors import LocalCloudError
+from localcloud.lifetime import until_signalled
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,12 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     except LocalCloudError as error:
         print(f"console: error: {error}", file=sys.stderr)
         return 2
-    signalled: list[int] = []  # the handler only appends: no lock taken in a signal handler
-    signal.signal(signal.SIGTERM, lambda signum, _: signalled.append(signum))
-    signal.signal(signal.SIGINT, lambda signum, _: signalled.append(signum))
     print(f"console: http://{HOST}:{args.port} on {args.dir.resolve()} (Ctrl-C stops it)", flush=True)
-    while not signalled:
-        time.sleep(0.2)
+    until_signalled()
     stop()
     return 0
 

@@ -91,6 +91,14 @@ def _max_memory(attributes: dict[str, Any]) -> float | None:
     return float(found) if isinstance(found, int | float) else None
 
 
+def _outcome(span: Span) -> tuple[int | None, bool]:
+    """A request's HTTP status (the new convention's attribute, or the old one's), and whether it
+    failed: a 5xx, or its span's error status."""
+    status = span.attributes.get("http.response.status_code", span.attributes.get("http.status_code"))
+    code = status if isinstance(status, int) and not isinstance(status, bool) else None
+    return code, span.error or (code is not None and code >= 500)
+
+
 def function_of(resource: dict[str, Any]) -> str:
     return str(resource.get("faas.name") or resource.get("service.name") or "?")
 
@@ -279,15 +287,14 @@ class TelemetryStore:
             spans[span.span_id] = span
             function = function_of(span.resource)
             if span.kind == "server":
-                status = span.attributes.get("http.response.status_code", span.attributes.get("http.status_code"))
-                code = int(status) if isinstance(status, int) else None
+                code, failed = _outcome(span)
                 self.invocations.append(
                     Invocation(
                         span.start_ns,
                         span.service,
                         span.name,
                         code,
-                        span.error or (code is not None and code >= 500),
+                        failed,
                         span.duration_ms,
                         span.cold,
                         span.trace_id,
@@ -382,8 +389,7 @@ class TelemetryStore:
         trace = Trace(trace_id, members)
         servers = [span for span in members if span.kind == "server"]
         entry = min(servers or [span for span in members if span.parent_id not in spans] or members, key=lambda span: span.start_ns)
-        status = entry.attributes.get("http.response.status_code", entry.attributes.get("http.status_code"))
-        code = int(status) if isinstance(status, int) else None
+        code, failed = _outcome(entry)
         summary = TraceSummary(
             trace_id=trace_id,
             start_ns=trace.start_ns,
@@ -391,9 +397,9 @@ class TelemetryStore:
             name=entry.name,
             service=entry.service,
             status=code,
-            # As the RED table counts it: the request failed (5xx, or its SERVER span says error), not a
-            # span below it that the request recovered from (a 404 its client span marked).
-            error=entry.error or (code is not None and code >= 500),
+            # As the RED table counts it (the entry's outcome), not a span below it that the request
+            # recovered from (a 404 its client span marked).
+            error=failed,
             cold=any(span.is_init for span in members),
             services=sorted({span.service for span in members}),
             spans=len(members),
