@@ -29,13 +29,15 @@ def terminated_with(parent: int, signum: signal.Signals = signal.SIGTERM) -> Cal
     return preexec
 
 
-def until_signalled(still_wanted: Callable[[], bool] = lambda: True) -> None:
-    """Returns on SIGTERM or SIGINT (or once `still_wanted` says no). The handler only appends to
+def until_signalled(still_wanted: Callable[[], bool] = lambda: True, ready: Callable[[], None] = lambda: None) -> None:
+    """Returns on SIGTERM or SIGINT (or once `still_wanted` says no); `ready` runs once the signals
+    are handled (what tells a waiting parent it may now send one). The handler only appends to
     a list, no lock: an OTLP receiver that outlived a kill -9 of its cloud in CI was found (py-spy)
     with its main thread deadlocked in its handler's threading.Event.set(), the Event that very
     thread was waiting on."""
     signalled: list[int] = []
     signal.signal(signal.SIGTERM, lambda signum, _: signalled.append(signum))
     signal.signal(signal.SIGINT, lambda signum, _: signalled.append(signum))
+    ready()
     while not signalled and still_wanted():
         time.sleep(0.2)  # a signal ends the sleep at once

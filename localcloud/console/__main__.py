@@ -31,8 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     except LocalCloudError as error:
         print(f"console: error: {error}", file=sys.stderr)
         return 2
-    print(f"console: http://{HOST}:{args.port} on {args.dir.resolve()} (Ctrl-C stops it)", flush=True)
-    until_signalled()
+    until_signalled(ready=lambda: print(f"console: http://{HOST}:{args.port} on {args.dir.resolve()} (Ctrl-C stops it)", flush=True))
     stop()
     return 0
 
