@@ -17,10 +17,12 @@ from __future__ import annotations
 import os
 import random
 import time
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from openfeature import api
 from openfeature.contrib.hook.opentelemetry import TracingHook
+from openfeature.flag_evaluation import FlagValueType
 
 from bookstore_shared import telemetry
 
@@ -28,6 +30,7 @@ FLAGS_FILE_VARIABLE = "FLAGD_OFFLINE_FLAG_SOURCE_PATH"
 FAULT_ATTRIBUTE = "bookstore.fault"  # on the span of the request a fault hit: the flag's name
 UNREACHABLE_URL = "http://127.0.0.1:9"  # the discard port: nothing listens, the connection is refused
 
+T = TypeVar("T")
 _client = api.get_client("bookstore")
 _leaked: list[bytearray] = []  # what `memoryLeak` keeps: never freed while the environment lives
 _file_watcher: Any = None  # the provider's FileWatcher, see `_fresh`
@@ -71,26 +74,34 @@ def _fresh() -> None:
         _file_watcher.safe_load_data()
 
 
+def _value(read: Callable[[str, T], T], flag: str, default: T) -> T:
+    """The flag's value now (the file re-read first if it changed)."""
+    _fresh()
+    return read(flag, default)
+
+
+def _hit(flag: str) -> None:
+    """The request's span says which fault hit it."""
+    telemetry.current_span().set_attribute(FAULT_ATTRIBUTE, flag)
+
+
 def probability(flag: str) -> float:
     """A number flag read as a share of requests, 0 (off) to 1 (all)."""
-    _fresh()
-    return min(1.0, max(0.0, _client.get_float_value(flag, 0.0)))
+    return min(1.0, max(0.0, _value(_client.get_float_value, flag, 0.0)))
 
 
 def enabled(flag: str) -> bool:
-    _fresh()
-    on = _client.get_boolean_value(flag, False)
+    on = _value(_client.get_boolean_value, flag, False)
     if on:
-        telemetry.current_span().set_attribute(FAULT_ATTRIBUTE, flag)
+        _hit(flag)
     return on
 
 
 def seconds(flag: str) -> float:
     """A number flag read as seconds of a wait (0: off)."""
-    _fresh()
-    wait = max(0.0, _client.get_float_value(flag, 0.0))
+    wait = max(0.0, _value(_client.get_float_value, flag, 0.0))
     if wait:
-        telemetry.current_span().set_attribute(FAULT_ATTRIBUTE, flag)
+        _hit(flag)
     return wait
 
 
@@ -99,15 +110,15 @@ def happens(flag: str) -> bool:
     share = probability(flag)
     hit = share > 0 and random.random() < share  # noqa: S311 - a fault's dice, not a secret
     if hit:
-        telemetry.current_span().set_attribute(FAULT_ATTRIBUTE, flag)
+        _hit(flag)
     return hit
 
 
 def delay(flag: str) -> None:
     """Waits as the object flag says: `{"delay_ms": D, "jitter_ms": J}` waits D ± J ms, in a span
     of its own so the waterfall shows where the time went."""
-    _fresh()
-    spec: Any = _client.get_object_value(flag, {})
+    empty: Sequence[FlagValueType] | Mapping[str, FlagValueType] = {}
+    spec = _value(_client.get_object_value, flag, empty)
     base = float(spec.get("delay_ms", 0)) if isinstance(spec, dict) else 0.0
     jitter = float(spec.get("jitter_ms", 0)) if isinstance(spec, dict) else 0.0
     wait_ms = max(0.0, base + random.uniform(-jitter, jitter))  # noqa: S311
@@ -120,8 +131,7 @@ def delay(flag: str) -> None:
 def leak(flag: str) -> None:
     """Keeps the megabytes the number flag says, on every invocation, until the environment ends:
     `Max Memory Used` grows in each REPORT."""
-    _fresh()
-    megabytes = _client.get_float_value(flag, 0.0)
+    megabytes = _value(_client.get_float_value, flag, 0.0)
     if megabytes > 0:
         block = bytearray(int(megabytes * 1024 * 1024))
         block[::4096] = b"\x01" * len(block[::4096])  # touched: resident, not just reserved
