@@ -111,13 +111,6 @@ COMPOSE := docker compose -f localstack/docker-compose.yml
 # refuses a missing ${POSTGRES_PASSWORD:?…}: without localstack/.env (deleted, or a fresh clone),
 # down and logs still work. The value is never used (the shell's, or .env's, wins when set).
 COMPOSE_WITHOUT_ENV := POSTGRES_PASSWORD=$${POSTGRES_PASSWORD:-not-needed-to-stop-or-read-logs} $(COMPOSE)
-# Where `make sam-local` listens: 0.0.0.0, because the functions' containers call it back through
-# the Docker bridge (host.docker.internal), which a 127.0.0.1 listener never answers. It has no
-# IAM (sam local does not enforce AWS_IAM): on a shared network, SAM_LOCAL_HOST=<the bookstore
-# network's gateway> (docker network inspect bookstore) keeps it off the LAN.
-SAM_LOCAL_HOST ?= 0.0.0.0
-SAM_LOCAL_PORT ?= 3000
-
 # LocalStack keeps no state across restarts, so every `make up` provisions again, from the host
 # and from template.yaml: roles (their passwords rotate), databases, migrations, secrets.
 up: install ## Docker: start PostgreSQL, LocalStack, the Collector, Jaeger and the Grafana stack (Grafana on :3300), then provision the template's services
@@ -135,19 +128,23 @@ down: ## Docker: stop the containers (add ARGS=-v to delete the database volume)
 logs: ## Docker: follow the containers' logs
 	$(COMPOSE_WITHOUT_ENV) logs -f $(ARGS)
 
-# The env-vars file sets every variable each function declares, explicitly: sam local lets a
-# shell variable of the same name (OTEL_SERVICE_NAME, AWS_ENDPOINT_URL…) replace a template
-# value, but not an --env-vars one. docker-path.sh fixes the region and credentials sam local
-# passes into the containers (else the host's, a real key or a session token included).
-sam-local: install ## Docker: sam local start-api on :3000, against `make up`'s PostgreSQL, LocalStack and Collector
-	$(BIN)/sam build
-	source localstack/docker-path.sh && $(PY) -m bookstore_dev.services sam-local-env \
-		--url http://host.docker.internal:$(SAM_LOCAL_PORT) --region "$$DOCKER_PATH_REGION" \
-		--parameter-overrides "$${DOCKER_PATH_PARAMETERS[@]}" > localstack/sam-local.env.json
-	source localstack/docker-path.sh && $(BIN)/sam local start-api --host $(SAM_LOCAL_HOST) --port $(SAM_LOCAL_PORT) \
-		--region "$$DOCKER_PATH_REGION" --docker-network bookstore --warm-containers EAGER \
-		--add-host host.docker.internal:host-gateway --env-vars localstack/sam-local.env.json \
-		--parameter-overrides "$${DOCKER_PATH_PARAMETERS[@]}"
+# --- sam local (the real one, on Docker: see README "sam local start-api") ---------------------
+# localcloud.sam_local starts what the functions need beside sam local, on 127.0.0.1, relayed to
+# the containers at host.docker.internal: the AWS emulator on 4566, the OTLP receiver on 4318
+# (its defaults), PostgreSQL, and the console on 3001. The env-vars file sets every variable each
+# function declares, explicitly: sam local lets a shell variable of the same name
+# (OTEL_SERVICE_NAME, AWS_ENDPOINT_URL…) replace a template value, but not an --env-vars one.
+SAM_LOCAL_PORT ?= 3000
+SAM_LOCAL_REACH := http://host.docker.internal
+SAM_LOCAL_PARAMETERS := OtlpEndpoint=$(SAM_LOCAL_REACH):4318 AwsEndpointUrl=$(SAM_LOCAL_REACH):4566 DependencyTimeoutSeconds=8
+SAM_LOCAL_ENV := .local/sam-local/env-vars.json
+
+sam-local: install ## The real `sam local start-api` on :3000 (Docker: the engine that answers, else its own), everything it needs beside it (Ctrl-C stops all)
+	@mkdir -p $(dir $(SAM_LOCAL_ENV))
+	$(PY) -m bookstore_dev.services sam-local-env --url $(SAM_LOCAL_REACH):$(SAM_LOCAL_PORT) \
+		--parameter-overrides $(SAM_LOCAL_PARAMETERS) > $(SAM_LOCAL_ENV)
+	$(PY) -m localcloud.sam_local --startup bookstore_dev.startup:start --port $(SAM_LOCAL_PORT) \
+		--env-vars $(SAM_LOCAL_ENV) --parameter-overrides "$(SAM_LOCAL_PARAMETERS)" $(ARGS)
 
 lint: install ## ruff
 	$(BIN)/ruff check .

@@ -26,7 +26,9 @@ def start(context: StartupContext) -> None:
         return  # a template whose services keep no data needs no PostgreSQL
     server = context.database()
     secretsmanager = context.client("secretsmanager")
-    provisioned = provision(server.admin_conninfo, secretsmanager, context.template, parameter_overrides=context.parameter_overrides)
+    provisioned = provision(
+        server.admin_conninfo, secretsmanager, context.template, server.reach, parameter_overrides=context.parameter_overrides
+    )
     for package, item in provisioned.items():
         context.log(f"  {item.service.name}: database {package}, secret {item.service.secret_name}")
     catalogue = provisioned.get("livros")

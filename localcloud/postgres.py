@@ -38,6 +38,7 @@ class DatabaseServer:
     admin_conninfo: str  # a superuser's, for provisioning; never given to a function
     host: str  # where clients reach it over TCP
     port: int
+    reach: tuple[str, int] | None = None  # where the functions reach it, when elsewhere (from containers)
 
 
 def existing_server(url: str) -> DatabaseServer:

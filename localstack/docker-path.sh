@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# What the Docker path's commands share, sourced by provision.sh, deploy.sh and `make sam-local`:
+# What the Docker path's commands share, sourced by provision.sh and deploy.sh:
 # one region and one set of LocalStack credentials, whatever the shell had exported, and the
 # template parameters that place the functions inside the Docker network.
 #   source localstack/docker-path.sh
-# A shell's AWS settings must not reach LocalStack or `sam local`'s containers: a preset region
+# A shell's AWS settings must not reach LocalStack or its functions: a preset region
 # other than this one would deploy the functions where their secrets are not (LocalStack keeps
 # each region apart), a real access key would pick another LocalStack account (and send a real
 # key to an emulator), and a session token or profile would be passed into every container.
 
-# The region `make up` writes the secrets to and `make deploy` and `make sam-local` use.
+# The region `make up` writes the secrets to and `make deploy` uses.
 DOCKER_PATH_REGION=us-east-1
 for preset in AWS_REGION AWS_DEFAULT_REGION; do
     if [ -n "${!preset:-}" ] && [ "${!preset}" != "$DOCKER_PATH_REGION" ]; then
@@ -30,7 +30,7 @@ FUNCTIONS_REACH_COLLECTOR=http://otel-collector:4318
 # Docker), its session file says where instead, since the functions are processes on this host.
 # The file is read, not sourced, and trusted only while its pid is that runner (not a file left by
 # a killed run, not a reused pid) and it names the LocalStack deployed to (LOCALSTACK_ENDPOINT,
-# when set). make sam-local and provisioning run containers: they never read it.
+# when set). Provisioning runs containers: it never reads it.
 LOCALSTACK_SESSION_ENDPOINT=
 LOCALSTACK_SESSION_TELEMETRY=
 localstack_session=${LOCALSTACK_SESSION:-"$(dirname "${BASH_SOURCE[0]}")/../.local/localstack/session.env"}
@@ -53,7 +53,7 @@ fi
 unset localstack_session
 
 # Template parameters of both Docker paths (and of make localstack). AwsEndpointUrl: the
-# template's empty default would hide the endpoint LocalStack injects, and sam local injects none.
+# template's empty default would hide the endpoint LocalStack injects.
 # DependencyTimeoutSeconds: a dependency's first call waits for a new environment (a container is
 # created, started, then the function's init: 3-8 s on a laptop, against 0.5-1.5 s on Lambda), so
 # 8 s instead of the template's 4.

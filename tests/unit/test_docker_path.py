@@ -27,8 +27,8 @@ ROOT = template.ROOT
 LOCALSTACK = ROOT / "localstack"
 COMPOSE = LOCALSTACK / "docker-compose.yml"
 COLLECTOR = ROOT / "collector" / "config.yaml"
-# Written by `make up` (from the template, or with a password), never committed.
-GENERATED = {LOCALSTACK / ".env", LOCALSTACK / "sam-local.env.json"}
+# Written by `make up` (with a password), never committed.
+GENERATED = {LOCALSTACK / ".env"}
 
 
 def load(path: Path) -> Any:
@@ -116,37 +116,32 @@ def make_dry_run(target: str, *variables: str) -> str:
     return result.stdout.replace("\\\n", " ")
 
 
-def test_make_sam_local_listens_where_the_functions_containers_call_it_back() -> None:
+def test_make_sam_local_points_the_functions_at_the_port_sam_local_listens_on() -> None:
     # When make prints what `make sam-local` would run
     recipe = make_dry_run("sam-local")
-    start_api = next(line for line in recipe.splitlines() if "sam local start-api" in line)
-    # Then sam local listens on every interface: the functions' containers call it through the
-    # Docker bridge (host.docker.internal), which a listener on 127.0.0.1 (its default) never answers
-    assert re.search(r"--host 0\.0\.0\.0\b", start_api)
-    assert "--add-host host.docker.internal:host-gateway" in start_api
-    # And the env-vars file points the API URL variables at the port it listens on
-    port = re.search(r"--port (\d+)", start_api)
+    runner = next(line for line in recipe.splitlines() if "-m localcloud.sam_local" in line)
+    # Then the env-vars file it writes points the API URL variables where the containers reach
+    # sam local (host.docker.internal, relayed from the bridge), at the port it listens on
+    port = re.search(r"--port (\d+)", runner)
     assert port
     assert f"--url http://host.docker.internal:{port[1]} " in recipe
+    env_file = re.search(r"--env-vars (\S+)", runner)
+    assert env_file
+    assert f"> {env_file[1]}" in recipe
     # And another port moves both
     moved = make_dry_run("sam-local", "SAM_LOCAL_PORT=3999")
     assert "--port 3999" in moved
     assert "--url http://host.docker.internal:3999 " in moved
 
 
-def test_make_sam_local_fixes_region_credentials_and_parameters_before_sam_runs() -> None:
-    recipe = make_dry_run("sam-local")
-    lines = recipe.splitlines()
+def test_make_sam_local_resolves_the_file_and_sam_locals_parameters_from_the_same_overrides() -> None:
+    lines = make_dry_run("sam-local").splitlines()
     env_file = next(line for line in lines if "sam-local-env" in line)
-    start_api = next(line for line in lines if "sam local start-api" in line)
-    for line in (env_file, start_api):
-        # sam local passes its own region and credentials into every container: docker-path.sh's, not the shell's
-        assert line.startswith("source localstack/docker-path.sh && ")
-        assert '--region "$DOCKER_PATH_REGION"' in line
-        # And the file's values and sam's parameters are resolved from the same overrides
-        assert '--parameter-overrides "${DOCKER_PATH_PARAMETERS[@]}"' in line
-    assert "--env-vars localstack/sam-local.env.json" in start_api
-    assert lines.index(env_file) < lines.index(start_api)
+    runner = next(line for line in lines if "-m localcloud.sam_local" in line)
+    overrides = re.search(r"--parameter-overrides (.+?) >", env_file)
+    assert overrides
+    assert f'--parameter-overrides "{overrides[1]}"' in runner
+    assert lines.index(env_file) < lines.index(runner)
 
 
 @pytest.mark.parametrize("target", ["down", "logs"])
@@ -188,11 +183,17 @@ def test_the_docker_paths_wait_long_enough_for_a_dependency_in_a_new_container()
     assert 6 * bounds["Default"] < template.load()["Resources"]["CriarOrdemFunction"]["Properties"]["Timeout"]
 
 
-def test_make_deploy_and_sam_local_share_the_docker_paths_parameters() -> None:
+def test_make_deploy_and_sam_local_set_the_same_template_parameters() -> None:
     deploy = (LOCALSTACK / "deploy.sh").read_text()
     assert "source localstack/docker-path.sh" in deploy
     assert '"${DOCKER_PATH_PARAMETERS[@]}"' in deploy
-    assert set(docker_path_parameters()) == {"OtlpEndpoint", "AwsEndpointUrl", "DependencyTimeoutSeconds"}
+    runner = next(line for line in make_dry_run("sam-local").splitlines() if "-m localcloud.sam_local" in line)
+    overrides = re.search(r'--parameter-overrides "([^"]+)"', runner)
+    assert overrides
+    sam_local = dict(pair.split("=", 1) for pair in overrides[1].split())
+    # Both place the functions' AWS endpoint and Collector, and wait as long for a container's cold start
+    assert set(sam_local) == set(docker_path_parameters()) == {"OtlpEndpoint", "AwsEndpointUrl", "DependencyTimeoutSeconds"}
+    assert sam_local["DependencyTimeoutSeconds"] == docker_path_parameters()["DependencyTimeoutSeconds"]
 
 
 @pytest.fixture
@@ -238,10 +239,10 @@ def test_a_session_whose_pid_is_now_another_process_is_ignored(tmp_path: Path) -
     assert docker_path_parameters(session_file(tmp_path, os.getpid()))["AwsEndpointUrl"] == "http://localstack:4566"
 
 
-def test_only_make_deploy_reads_the_session_not_sam_local_or_provisioning(tmp_path: Path, runner: int) -> None:
+def test_only_make_deploy_reads_the_session_not_provisioning(tmp_path: Path, runner: int) -> None:
     # Given make localstack running
     session = session_file(tmp_path, runner)
-    # When docker-path.sh is sourced as make sam-local and provision.sh source it (their functions run in containers)
+    # When docker-path.sh is sourced as provision.sh sources it (its psql runs in a container)
     script = f'set -euo pipefail; source {LOCALSTACK / "docker-path.sh"}; printf "%s\\n" "${{DOCKER_PATH_PARAMETERS[@]}}"'
     environment = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/"), "LOCALSTACK_SESSION": str(session)}
     result = subprocess.run(["bash", "-c", script], env=environment, capture_output=True, text=True, check=False)  # noqa: S603, S607

@@ -1,0 +1,178 @@
+"""A Docker engine for `sam local`: the one that answers (DOCKER_HOST, or the system's socket),
+else — on Linux, as root — the project's own, from Debian's `docker.io`, with its socket, data,
+exec root and pid file under the state directory, stopped with us (kill -9 included). It never
+talks to a system engine's files, and a system engine that answers is used as it is."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from localcloud.errors import LocalCloudError
+from localcloud.lifetime import terminated_with
+
+READY_TIMEOUT_S = 60
+STOP_TIMEOUT_S = 30
+# Debian's engine and what it needs (dockerd programs the bridge's NAT with iptables).
+PACKAGES = ("docker.io", "iptables")
+# A Unix socket's path must fit sockaddr_un (108 bytes); containerd's sits deep in the exec root.
+MAX_SOCKET_DIR = 60
+
+
+@dataclass(frozen=True)
+class Engine:
+    host: str  # what DOCKER_HOST says to reach it
+    owned: bool  # started here (and stopped with us)
+
+    def environment(self) -> dict[str, str]:
+        return {"DOCKER_HOST": self.host}
+
+    def docker(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[bytes]:
+        """The docker client against this engine; its output, or a LocalCloudError with docker's own words."""
+        result = run_docker(self.host, *args, timeout=timeout)
+        if result.returncode != 0:
+            raise LocalCloudError(f"docker {args[0]} failed: {_last_line(result.stderr)}")
+        return result
+
+
+def run_docker(host: str | None, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[bytes]:
+    environment = dict(os.environ)
+    if host:
+        environment["DOCKER_HOST"] = host
+        environment.pop("DOCKER_CONTEXT", None)  # DOCKER_HOST and a context together are an error
+    client = shutil.which("docker")
+    if client is None:
+        raise LocalCloudError("the docker client is not installed")
+    try:
+        return subprocess.run([client, *args], env=environment, capture_output=True, timeout=timeout, check=False)  # noqa: S603
+    except subprocess.TimeoutExpired:
+        raise LocalCloudError(f"docker {args[0]} did not answer within {timeout:.0f} s") from None
+
+
+def answers(host: str | None) -> bool:
+    """A Docker engine answers at `host` (None: the client's default, the system's socket)."""
+    if shutil.which("docker") is None:
+        return False
+    try:
+        result = run_docker(host, "version", "--format", "{{.Server.Version}}", timeout=15)
+    except LocalCloudError:
+        return False
+    return result.returncode == 0 and bool(result.stdout.strip())
+
+
+def find_or_start(state_dir: Path, say: Callable[[str], None]) -> tuple[Engine, Callable[[], None]]:
+    """The engine to use, and how to stop it (nothing, for one that was running already)."""
+    preset = os.environ.get("DOCKER_HOST")
+    if answers(preset):
+        say(f"  Docker engine: {preset or 'the system one'} (already running)")
+        return Engine(preset or _default_host(), owned=False), lambda: None
+    if preset:
+        raise LocalCloudError(f"DOCKER_HOST={preset} does not answer: start that engine, or unset DOCKER_HOST")
+    if not sys.platform.startswith("linux") or os.geteuid() != 0:
+        raise LocalCloudError(
+            "no Docker engine answers. Start one (Docker Desktop, Colima, Rancher Desktop, or dockerd) and run this again;"
+            " on Linux as root, make sam-local installs and starts one of its own"
+        )
+    return _start_own(state_dir, say)
+
+
+def _default_host() -> str:
+    return "unix:///var/run/docker.sock"
+
+
+def _start_own(state_dir: Path, say: Callable[[str], None]) -> tuple[Engine, Callable[[], None]]:
+    if shutil.which("dockerd") is None or shutil.which("iptables") is None or shutil.which("docker") is None:
+        apt_install(PACKAGES, say)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    run_dir = _socket_dir(state_dir)
+    host = f"unix://{run_dir / 'docker.sock'}"
+    pid_file = state_dir / "dockerd.pid"
+    _stop_leftover(pid_file)
+    log = (state_dir / "dockerd.log").open("ab")
+    command = [
+        "dockerd",
+        "--data-root", str(state_dir / "data"),
+        "--exec-root", str(run_dir / "exec"),
+        "--pidfile", str(pid_file),
+        "--host", host,
+        "--storage-driver", "overlay2",
+        # Apart from a system engine that shares this machine's containerd, if one runs.
+        "--containerd-namespace", "bookstore",
+        "--containerd-plugins-namespace", "bookstore-plugins",
+    ]  # fmt: skip
+    say(f"  Docker engine: starting the project's own (dockerd, state in {state_dir})")
+    # SIGTERM when we die, kill -9 included: dockerd then stops its containers and exits.
+    process = subprocess.Popen(  # noqa: S603 - Debian's dockerd, our arguments
+        command, stdout=log, stderr=log, start_new_session=True, preexec_fn=terminated_with(os.getpid())
+    )
+    log.close()
+
+    def stop() -> None:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while not answers(host):
+        if process.poll() is not None:
+            raise LocalCloudError(f"dockerd exited ({process.returncode}) before it answered: see {state_dir / 'dockerd.log'}")
+        if time.monotonic() > deadline:
+            stop()
+            raise LocalCloudError(f"dockerd did not answer within {READY_TIMEOUT_S} s: see {state_dir / 'dockerd.log'}")
+        time.sleep(0.25)
+    return Engine(host, owned=True), stop
+
+
+def _socket_dir(state_dir: Path) -> Path:
+    """Under the state directory when its path is short enough for the engine's sockets, else a
+    short folder named after it (a deep checkout)."""
+    if len(str(state_dir / "run")) <= MAX_SOCKET_DIR:
+        return state_dir / "run"
+    digest = hashlib.sha256(str(state_dir).encode()).hexdigest()[:12]
+    return Path("/run") / f"bookstore-docker-{digest}"
+
+
+def _stop_leftover(pid_file: Path) -> None:
+    """An engine of ours left by a run that could not stop it: ended before ours starts on its files."""
+    try:
+        pid = int(pid_file.read_text().strip())
+    except (OSError, ValueError):
+        return
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return
+    if not command or not command[0].endswith(b"dockerd") or str(pid_file).encode() not in command:
+        return  # the pid was reused by something else
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
+def apt_install(packages: tuple[str, ...], say: Callable[[str], None]) -> None:
+    if shutil.which("apt-get") is None:
+        raise LocalCloudError(f"{', '.join(packages)} needed, and there is no apt-get here to install them: install them by hand")
+    say(f"  installing {', '.join(packages)} from Debian (once)…")
+    environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages]):
+        result = subprocess.run(command, env=environment, capture_output=True, text=True, check=False)  # noqa: S603
+        if result.returncode != 0:
+            raise LocalCloudError(f"{' '.join(command[:2])} failed: {_last_line(result.stderr or result.stdout)}")
+
+
+def _last_line(output: bytes | str) -> str:
+    text = output.decode(errors="replace") if isinstance(output, bytes) else output
+    return (text.strip().splitlines() or ["(no output)"])[-1]

@@ -1,0 +1,299 @@
+"""python -m localcloud.sam_local [options]
+
+The real `sam local start-api` (and, with --lambda-port, `sam local start-lambda`), on a Docker
+engine — the one that answers, or else the project's own (localcloud.docker.engine) — in the
+Lambda Python 3.12 image, the official one or the stand-in built here (localcloud.docker.lambda_image),
+with what the functions need beside them, as the local cloud runs it: a PostgreSQL server
+(embedded), moto's server as the AWS APIs, the OTLP receiver and the console. Nothing else is
+needed (no `make up`). Everything listens on 127.0.0.1; the containers reach it through
+host.docker.internal, relayed from the Docker bridge (localcloud.docker.bridge).
+
+It knows nothing of the application: the start-up hooks (`--startup module:function`) make its
+databases and secrets, as in the local cloud; `--env-vars` and `--parameter-overrides` go to
+sam local as they are. sam local runs with fixed test credentials and region, never the
+shell's. Ready when every sam local answers; Ctrl-C stops sam local (which removes its
+containers), the services, and the engine if it was started here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from moto.server import ThreadedMotoServer
+
+from localcloud import template as templates
+from localcloud.__main__ import parse_overrides
+from localcloud.cloud import LOCAL_CREDENTIAL, StartupContext, check_port_free, run_startup_hooks, start_receiver, startup_hook
+from localcloud.console import HOST as CONSOLE_HOST
+from localcloud.console import start_console
+from localcloud.docker import engine as engines
+from localcloud.docker import lambda_image
+from localcloud.docker.bridge import Relay, bridge_address
+from localcloud.errors import LocalCloudError
+from localcloud.lifetime import terminated_with
+from localcloud.postgres import DatabaseServer, EmbeddedPostgres
+
+HOST = "127.0.0.1"
+# What the containers call this machine (sam local adds it with --add-host … :host-gateway).
+CONTAINERS_REACH = "host.docker.internal"
+READY_TIMEOUT_S = 600  # sam local creates every function's container before it listens (EAGER)
+STOP_TIMEOUT_S = 60
+LAMBDA_CONTAINERS = "label=sam.cli.container.type=lambda"
+# The shell's AWS settings never reach sam local: it passes its region and credentials into every container.
+AWS_SHELL = re.compile(r"^AWS_")
+
+
+class SamLocal:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self._stops: list[Callable[[], None]] = []
+        self._postgres: EmbeddedPostgres | None = None
+        self._relay: Relay | None = None
+        self.engine: engines.Engine | None = None
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def start(self) -> None:
+        args = self.args
+        ports = [("API", args.port), ("AWS emulator", args.aws_port), ("OTLP receiver", args.otlp_port), ("console", args.console_port)]
+        ports += [("Lambda API", args.lambda_port)] if args.lambda_port else []
+        for name, port in ports:
+            check_port_free(HOST, port, name)
+        hooks = [(spec, startup_hook(spec)) for spec in args.startup]
+        engine, stop_engine = engines.find_or_start(args.state_dir / "docker", _say)
+        self.engine = engine
+        self._stops.append(stop_engine)
+        self._stops.append(self._remove_containers)
+        if engine.owned:
+            self._remove_containers()  # left by a run that was killed outright
+        image = lambda_image.ensure(engine, args.state_dir / "build", _say)
+        _say(f"  Lambda image: {lambda_image.IMAGE} ({image})")
+
+        address = bridge_address(engine)
+        if address is not None:
+            self._relay = Relay(address)
+            self._stops.append(self._relay.close)
+        self._stops.append(start_receiver(HOST, args.otlp_port, args.telemetry_dir, dies_with_us=True))
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's request lines would drown the functions'
+        moto = ThreadedMotoServer(ip_address=HOST, port=args.aws_port, verbose=False)
+        moto.start()
+        self._stops.append(moto.stop)
+        for port in (args.port, args.aws_port, args.otlp_port, *([args.lambda_port] if args.lambda_port else [])):
+            self._relayed(port)
+
+        context = StartupContext(
+            args.template, dict(args.parameter_overrides), templates.REGION, f"http://{HOST}:{args.aws_port}", _say, self._database
+        )
+        run_startup_hooks(hooks, context)
+        self._stops.append(start_console(args.telemetry_dir, args.console_port))
+
+        environment = self._sam_environment()
+        build_dir = args.state_dir / "sam-build"
+        _say("  sam build…")
+        built = subprocess.run(  # noqa: S603 - SAM CLI, our arguments
+            [self._sam(), "build", "--template-file", str(args.template), "--build-dir", str(build_dir)],
+            env=environment,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if built.returncode != 0:
+            raise LocalCloudError(f"sam build failed: {(built.stderr.strip().splitlines() or ['?'])[-1]}")
+        _compile(build_dir)
+        served = ["--template", str(build_dir / "template.yaml"), *self._common_options()]
+        self._start_sam(["local", "start-api", "--host", HOST, "--port", str(args.port), *served], args.port, environment)
+        if args.lambda_port:
+            self._start_sam(
+                ["local", "start-lambda", "--host", HOST, "--port", str(args.lambda_port), *served], args.lambda_port, environment
+            )
+        _say(
+            f"\nsam local start-api is ready at http://{HOST}:{args.port} (Docker, {image} Lambda image; no IAM: see the README)"
+            + (f"\n  sam local start-lambda  http://{HOST}:{args.lambda_port}" if args.lambda_port else "")
+            + f"\n  console         http://{CONSOLE_HOST}:{args.console_port}"
+            + f"\n  OTLP receiver   http://{HOST}:{args.otlp_port} -> {args.telemetry_dir}/*.jsonl (make traces)"
+            + f"\n  AWS emulator    http://{HOST}:{args.aws_port} (moto)"
+            + "\n  Ctrl-C stops sam local, its containers and everything above\n"
+        )
+
+    def wait(self) -> int:
+        """Until one sam local exits: its code."""
+        while True:
+            for process in self.processes:
+                if process.poll() is not None:
+                    return process.returncode
+            time.sleep(0.5)
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            _stop_process(process)
+        for stop in reversed(self._stops):
+            try:
+                stop()
+            except BaseException as error:  # a part failing (or a Ctrl-C) must not leave the others running
+                print(f"sam local: stopping failed: {error}", file=sys.stderr)
+        self._stops.clear()
+
+    def _relayed(self, port: int) -> None:
+        if self._relay is not None:
+            try:
+                self._relay.add(port)
+            except OSError as error:
+                raise LocalCloudError(f"port {port} is busy on the Docker bridge ({self._relay.address}): {error.strerror}") from None
+
+    def _database(self) -> DatabaseServer:
+        if self._postgres is None:
+            postgres = EmbeddedPostgres(self.args.state_dir / "postgres")
+            self._stops.insert(1, postgres.stop)  # after the engine's containers are gone, before the engine
+            postgres.start()
+            self._postgres = postgres
+            self._relayed(postgres.server.port)
+        server = self._postgres.server
+        return DatabaseServer(server.admin_conninfo, server.host, server.port, reach=(CONTAINERS_REACH, server.port))
+
+    def _sam(self) -> str:
+        return str(Path(sys.executable).parent / "sam")
+
+    def _common_options(self) -> list[str]:
+        args = self.args
+        options = ["--region", templates.REGION, "--skip-pull-image", "--warm-containers", "EAGER"]
+        options += ["--add-host", f"{CONTAINERS_REACH}:host-gateway"]
+        if args.env_vars:
+            options += ["--env-vars", str(args.env_vars)]
+        if args.parameter_overrides:
+            options += ["--parameter-overrides", *(f"{name}={value}" for name, value in args.parameter_overrides.items())]
+        return options
+
+    def _sam_environment(self) -> dict[str, str]:
+        """The shell's environment less its AWS settings, with the test credentials and region
+        sam local passes into the containers; and the engine."""
+        assert self.engine is not None
+        environment = {name: value for name, value in os.environ.items() if not AWS_SHELL.match(name)}
+        environment.pop("DOCKER_CONTEXT", None)
+        return {
+            **environment,
+            **self.engine.environment(),
+            "AWS_ACCESS_KEY_ID": LOCAL_CREDENTIAL,
+            "AWS_SECRET_ACCESS_KEY": LOCAL_CREDENTIAL,
+            "AWS_REGION": templates.REGION,
+            "AWS_DEFAULT_REGION": templates.REGION,
+            "SAM_CLI_TELEMETRY": "0",
+        }
+
+    def _start_sam(self, arguments: list[str], port: int, environment: dict[str, str]) -> None:
+        _say(f"  sam {' '.join(arguments[:2])} on {HOST}:{port} (each function's container first)…")
+        # Its own process group, so that a Ctrl-C reaches us first and we stop it in order; SIGTERM
+        # when we die (kill -9 included). sam local removes its containers on SIGINT.
+        process = subprocess.Popen(  # noqa: S603 - SAM CLI, our arguments
+            [self._sam(), *arguments], env=environment, start_new_session=True, preexec_fn=terminated_with(os.getpid())
+        )
+        self.processes.append(process)
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while not _listens(port):
+            if process.poll() is not None:
+                raise LocalCloudError(f"sam {' '.join(arguments[:2])} exited ({process.returncode}) before it listened")
+            if time.monotonic() > deadline:
+                raise LocalCloudError(f"sam {' '.join(arguments[:2])} did not listen within {READY_TIMEOUT_S} s")
+            time.sleep(0.25)
+
+    def _remove_containers(self) -> None:
+        """No Lambda container of sam local's is left behind (sam local removes its own on a clean stop)."""
+        if self.engine is None:
+            return
+        listed = engines.run_docker(self.engine.host, "ps", "--all", "--quiet", "--filter", LAMBDA_CONTAINERS, timeout=30)
+        leftover = listed.stdout.decode().split()
+        if leftover:
+            engines.run_docker(self.engine.host, "rm", "--force", *leftover, timeout=120)
+
+
+def _compile(build_dir: Path) -> None:
+    """The build's modules compiled to bytecode, as a production package ships them: each new
+    container starts from the image, so whatever it compiles at import is lost with it — seconds
+    of every cold start (a container's file system keeps nothing). Hash-checked: a .pyc whose
+    source changed is recompiled, whatever the copy did to the files' times."""
+    command = [sys.executable, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "checked-hash", str(build_dir)]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603 - our build folder
+    if result.returncode != 0:
+        raise LocalCloudError(f"compiling the build failed: {(result.stdout.strip().splitlines() or ['?'])[-1]}")
+
+
+def _listens(port: int) -> bool:
+    import socket
+
+    with socket.socket() as probe:
+        return probe.connect_ex((HOST, port)) == 0
+
+
+def _stop_process(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)  # sam local's own shutdown: its containers removed
+        try:
+            process.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m localcloud.sam_local", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--template", type=Path, default=Path("template.yaml"))
+    parser.add_argument("--port", type=int, default=3000, help="sam local start-api (default 3000)")
+    parser.add_argument("--lambda-port", type=int, default=0, help="also sam local start-lambda on this port (default: not)")
+    parser.add_argument("--aws-port", type=int, default=4566, help="the AWS emulator, moto (default 4566)")
+    parser.add_argument("--otlp-port", type=int, default=4318, help="OTLP/HTTP receiver (default 4318)")
+    parser.add_argument("--console-port", type=int, default=3001, help="the console (default 3001)")
+    parser.add_argument("--state-dir", type=Path, default=Path(".local/sam-local"), help="engine, image build, PostgreSQL data")
+    parser.add_argument("--telemetry-dir", type=Path, default=Path(".local/telemetry"))
+    parser.add_argument("--env-vars", type=Path, help="sam local's --env-vars file")
+    parser.add_argument("--startup", action="append", default=[], metavar="MODULE:FUNCTION")
+    parser.add_argument("--parameter-overrides", action="append", default=[], help="the template's parameters, for sam local and the hooks")
+    args = parser.parse_args(argv)
+    args.parameter_overrides = parse_overrides(args.parameter_overrides)
+    args.state_dir = args.state_dir.resolve()
+    args.state_dir.mkdir(parents=True, exist_ok=True)
+    args.telemetry_dir = args.telemetry_dir.resolve()
+    args.template = args.template.resolve()
+    runner = SamLocal(args)
+    stopping = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        if stopping.is_set():  # a second Ctrl-C must not cut the stop short
+            return
+        stopping.set()
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        runner.start()
+        code = runner.wait()
+        if stopping.is_set():
+            return 0
+        print(f"sam local: sam local exited on its own (code {code}); stopping the rest", file=sys.stderr)
+        return code or 1
+    except KeyboardInterrupt:
+        return 0
+    except LocalCloudError as error:
+        print(f"sam local: {error}", file=sys.stderr)
+        return 1
+    finally:
+        stopping.set()
+        runner.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
