@@ -10,7 +10,7 @@ PIP_VERSION := 25.3
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help install localstack localstack-install run console livro recycle flags flag fault faults faults-off exercise reconcile traces demo load bench up deploy down logs sam-local test test-unit test-integration test-localcloud test-localstack static lint typecheck template build check lock clean openapi fuzz
+.PHONY: help install localstack localstack-install run console livro recycle flags flag fault faults faults-off exercise reconcile traces demo load bench up deploy down logs sam-local parity test test-unit test-integration test-localcloud test-localstack test-samlocal static lint typecheck template build check lock clean openapi fuzz
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -37,7 +37,7 @@ livro: install ## Against a running `make run`, as its admin: add a book (ARGS='
 recycle: install ## End every execution environment of a running local cloud: the next requests start cold
 	$(PY) -m localcloud recycle $(ARGS)
 
-test: test-unit test-integration test-localcloud test-localstack ## Run every test (each starts what it needs)
+test: test-unit test-integration test-localcloud test-localstack test-samlocal ## Run every test (each starts what it needs)
 
 test-unit: install ## Unit tests: no network, AWS through moto
 	$(PY) -m pytest tests/unit
@@ -47,6 +47,9 @@ test-integration: install ## Integration tests: real PostgreSQL, handlers over H
 
 test-localcloud: install ## Local cloud tests: `python -m localcloud` driven over HTTP
 	$(PY) -m pytest tests/localcloud
+
+test-samlocal: localstack-install ## sam local tests: make sam-local (the real start-api and start-lambda, on Docker), every route, traces, invoke, stop; make parity's run
+	$(PY) -m pytest tests/samlocal
 
 test-localstack: localstack-install ## LocalStack tests: make localstack + make deploy, an order through LocalStack's API Gateway
 	LOCALSTACK_PYTHON=$(LOCALSTACK_VENV)/bin/python $(PY) -m pytest tests/localstack
@@ -88,6 +91,9 @@ demo: install ## Against a running `make run`: a scripted tour, cold and warm, e
 
 load: install ## Against a running `make run`: Locust's buyers, 8 users for 60 s, then a summary (ARGS="--users 16 --run-time 2m", ARGS=--web)
 	$(PY) -m bookstore_dev.load --profile $(ADMIN_PROFILE) $(ARGS)
+
+parity: localstack-install ## One scripted run against the local cloud, LocalStack and sam local, side by side (bench/results/parity.json)
+	$(PY) -m bookstore_dev.parity $(ARGS)
 
 bench: install ## Benchmarks (not tests): latency and cold starts through the local cloud
 	$(PY) -m bench.localcloud_bench
@@ -131,20 +137,26 @@ logs: ## Docker: follow the containers' logs
 # --- sam local (the real one, on Docker: see README "sam local start-api") ---------------------
 # localcloud.sam_local starts what the functions need beside sam local, on 127.0.0.1, relayed to
 # the containers at host.docker.internal: the AWS emulator on 4566, the OTLP receiver on 4318
-# (its defaults), PostgreSQL, and the console on 3001. The env-vars file sets every variable each
+# (SAM_LOCAL_AWS_PORT, SAM_LOCAL_OTLP_PORT), PostgreSQL, and the console on 3001. The env-vars file sets every variable each
 # function declares, explicitly: sam local lets a shell variable of the same name
 # (OTEL_SERVICE_NAME, AWS_ENDPOINT_URL…) replace a template value, but not an --env-vars one.
 SAM_LOCAL_PORT ?= 3000
+SAM_LOCAL_AWS_PORT ?= 4566
+SAM_LOCAL_OTLP_PORT ?= 4318
+SAM_LOCAL_STATE ?= .local/sam-local
 SAM_LOCAL_REACH := http://host.docker.internal
-SAM_LOCAL_PARAMETERS := OtlpEndpoint=$(SAM_LOCAL_REACH):4318 AwsEndpointUrl=$(SAM_LOCAL_REACH):4566 DependencyTimeoutSeconds=8
-SAM_LOCAL_ENV := .local/sam-local/env-vars.json
+# DependencyTimeoutSeconds=12: SAM CLI 1.170 starts a new container at the first call of some
+# functions despite EAGER (GET /livros/{id}, POST /livros/{id}/reservas), building its image first:
+# 6-7 s on a 2-core laptop, against the 8 s of LocalStack's containers (README "sam local start-api").
+SAM_LOCAL_PARAMETERS := OtlpEndpoint=$(SAM_LOCAL_REACH):$(SAM_LOCAL_OTLP_PORT) AwsEndpointUrl=$(SAM_LOCAL_REACH):$(SAM_LOCAL_AWS_PORT) DependencyTimeoutSeconds=12
 
 sam-local: install ## The real `sam local start-api` on :3000 (Docker: the engine that answers, else its own), everything it needs beside it (Ctrl-C stops all)
-	@mkdir -p $(dir $(SAM_LOCAL_ENV))
+	@mkdir -p $(SAM_LOCAL_STATE)
 	$(PY) -m bookstore_dev.services sam-local-env --url $(SAM_LOCAL_REACH):$(SAM_LOCAL_PORT) \
-		--parameter-overrides $(SAM_LOCAL_PARAMETERS) > $(SAM_LOCAL_ENV)
-	$(PY) -m localcloud.sam_local --startup bookstore_dev.startup:start --port $(SAM_LOCAL_PORT) \
-		--env-vars $(SAM_LOCAL_ENV) --parameter-overrides "$(SAM_LOCAL_PARAMETERS)" $(ARGS)
+		--parameter-overrides $(SAM_LOCAL_PARAMETERS) > $(SAM_LOCAL_STATE)/env-vars.json
+	$(PY) -m localcloud.sam_local --startup bookstore_dev.startup:start --state-dir $(SAM_LOCAL_STATE) \
+		--port $(SAM_LOCAL_PORT) --aws-port $(SAM_LOCAL_AWS_PORT) --otlp-port $(SAM_LOCAL_OTLP_PORT) \
+		--env-vars $(SAM_LOCAL_STATE)/env-vars.json --parameter-overrides "$(SAM_LOCAL_PARAMETERS)" $(ARGS)
 
 lint: install ## ruff
 	$(BIN)/ruff check .

@@ -18,6 +18,7 @@ containers), the services, and the engine if it was started here.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import re
@@ -49,6 +50,9 @@ CONTAINERS_REACH = "host.docker.internal"
 READY_TIMEOUT_S = 600  # sam local creates every function's container before it listens (EAGER)
 STOP_TIMEOUT_S = 60
 LAMBDA_CONTAINERS = "label=sam.cli.container.type=lambda"
+STOPPED = "sam local: stopped (sam local and its containers, the services, and the engine if it was ours)"
+# What sam local runs with, whatever the shell has (the session file lists them for other SAM CLI commands).
+SAM_ENVIRONMENT = ("DOCKER_HOST", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "AWS_DEFAULT_REGION", "SAM_CLI_TELEMETRY")
 # The shell's AWS settings never reach sam local: it passes its region and credentials into every container.
 AWS_SHELL = re.compile(r"^AWS_")
 
@@ -69,13 +73,13 @@ class SamLocal:
         for name, port in ports:
             check_port_free(HOST, port, name)
         hooks = [(spec, startup_hook(spec)) for spec in args.startup]
-        engine, stop_engine = engines.find_or_start(args.state_dir / "docker", _say)
+        engine, stop_engine = engines.find_or_start(args.docker_dir, _say)
         self.engine = engine
         self._stops.append(stop_engine)
         self._stops.append(self._remove_containers)
         if engine.owned:
             self._remove_containers()  # left by a run that was killed outright
-        image = lambda_image.ensure(engine, args.state_dir / "build", _say)
+        image = lambda_image.ensure(engine, args.docker_dir / "build", _say)
         _say(f"  Lambda image: {lambda_image.IMAGE} ({image})")
 
         address = bridge_address(engine)
@@ -109,12 +113,15 @@ class SamLocal:
         if built.returncode != 0:
             raise LocalCloudError(f"sam build failed: {(built.stderr.strip().splitlines() or ['?'])[-1]}")
         _compile(build_dir)
-        served = ["--template", str(build_dir / "template.yaml"), *self._common_options()]
-        self._start_sam(["local", "start-api", "--host", HOST, "--port", str(args.port), *served], args.port, environment)
+        invoked = ["--template", str(build_dir / "template.yaml"), *self._common_options()]
+        # start-api: every function's container created before it listens, one per function, kept
+        # warm; start-lambda (for SDK clients and tests): each created at its first invocation, then kept.
+        api = ["local", "start-api", "--host", HOST, "--port", str(args.port), *invoked, "--warm-containers", "EAGER"]
+        self._start_sam(api, args.port, environment)
         if args.lambda_port:
-            self._start_sam(
-                ["local", "start-lambda", "--host", HOST, "--port", str(args.lambda_port), *served], args.lambda_port, environment
-            )
+            functions = ["local", "start-lambda", "--host", HOST, "--port", str(args.lambda_port), *invoked, "--warm-containers", "LAZY"]
+            self._start_sam(functions, args.lambda_port, environment)
+        self._write_session(invoked, environment, image)
         _say(
             f"\nsam local start-api is ready at http://{HOST}:{args.port} (Docker, {image} Lambda image; no IAM: see the README)"
             + (f"\n  sam local start-lambda  http://{HOST}:{args.lambda_port}" if args.lambda_port else "")
@@ -133,14 +140,32 @@ class SamLocal:
             time.sleep(0.5)
 
     def stop(self) -> None:
+        failed = False
         for process in reversed(self.processes):
             _stop_process(process)
         for stop in reversed(self._stops):
             try:
                 stop()
             except BaseException as error:  # a part failing (or a Ctrl-C) must not leave the others running
+                failed = True
                 print(f"sam local: stopping failed: {error}", file=sys.stderr)
+        if self._stops and not failed:
+            _say(STOPPED)
         self._stops.clear()
+
+    def _write_session(self, options: list[str], environment: dict[str, str], image: str) -> None:
+        """How to run more of SAM CLI against this session (`sam local invoke`, say): its options,
+        engine and credentials, in <state-dir>/session.json while it runs."""
+        session = {
+            "pid": os.getpid(),
+            "image": image,
+            "engine": {"host": environment["DOCKER_HOST"], "owned": bool(self.engine and self.engine.owned)},
+            "sam_options": options,  # for `sam local invoke`, as start-api and start-lambda are given them
+            "environment": {name: environment[name] for name in SAM_ENVIRONMENT},
+        }
+        path = self.args.state_dir / "session.json"
+        path.write_text(json.dumps(session, indent=2))
+        self._stops.append(lambda: path.unlink(missing_ok=True))
 
     def _relayed(self, port: int) -> None:
         if self._relay is not None:
@@ -164,7 +189,7 @@ class SamLocal:
 
     def _common_options(self) -> list[str]:
         args = self.args
-        options = ["--region", templates.REGION, "--skip-pull-image", "--warm-containers", "EAGER"]
+        options = ["--region", templates.REGION, "--skip-pull-image"]
         options += ["--add-host", f"{CONTAINERS_REACH}:host-gateway"]
         if args.env_vars:
             options += ["--env-vars", str(args.env_vars)]
@@ -178,8 +203,7 @@ class SamLocal:
         assert self.engine is not None
         environment = {name: value for name, value in os.environ.items() if not AWS_SHELL.match(name)}
         environment.pop("DOCKER_CONTEXT", None)
-        return {
-            **environment,
+        fixed = {
             **self.engine.environment(),
             "AWS_ACCESS_KEY_ID": LOCAL_CREDENTIAL,
             "AWS_SECRET_ACCESS_KEY": LOCAL_CREDENTIAL,
@@ -187,6 +211,8 @@ class SamLocal:
             "AWS_DEFAULT_REGION": templates.REGION,
             "SAM_CLI_TELEMETRY": "0",
         }
+        assert set(fixed) == set(SAM_ENVIRONMENT)
+        return {**environment, **fixed}
 
     def _start_sam(self, arguments: list[str], port: int, environment: dict[str, str]) -> None:
         _say(f"  sam {' '.join(arguments[:2])} on {HOST}:{port} (each function's container first)…")
@@ -256,7 +282,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--aws-port", type=int, default=4566, help="the AWS emulator, moto (default 4566)")
     parser.add_argument("--otlp-port", type=int, default=4318, help="OTLP/HTTP receiver (default 4318)")
     parser.add_argument("--console-port", type=int, default=3001, help="the console (default 3001)")
-    parser.add_argument("--state-dir", type=Path, default=Path(".local/sam-local"), help="engine, image build, PostgreSQL data")
+    parser.add_argument("--state-dir", type=Path, default=Path(".local/sam-local"), help="PostgreSQL data, the build, the session file")
+    parser.add_argument("--docker-dir", type=Path, default=Path(".local/docker"), help="the project's own Docker engine (its images kept)")
     parser.add_argument("--telemetry-dir", type=Path, default=Path(".local/telemetry"))
     parser.add_argument("--env-vars", type=Path, help="sam local's --env-vars file")
     parser.add_argument("--startup", action="append", default=[], metavar="MODULE:FUNCTION")
@@ -266,6 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     args.state_dir = args.state_dir.resolve()
     args.state_dir.mkdir(parents=True, exist_ok=True)
     args.telemetry_dir = args.telemetry_dir.resolve()
+    args.docker_dir = args.docker_dir.resolve()
     args.template = args.template.resolve()
     runner = SamLocal(args)
     stopping = threading.Event()

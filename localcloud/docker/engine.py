@@ -95,7 +95,7 @@ def _start_own(state_dir: Path, say: Callable[[str], None]) -> tuple[Engine, Cal
     run_dir = _socket_dir(state_dir)
     host = f"unix://{run_dir / 'docker.sock'}"
     pid_file = state_dir / "dockerd.pid"
-    _stop_leftover(pid_file)
+    _refuse_if_running(pid_file)
     log = (state_dir / "dockerd.log").open("ab")
     command = [
         "dockerd",
@@ -144,22 +144,16 @@ def _socket_dir(state_dir: Path) -> Path:
     return Path("/run") / f"bookstore-docker-{digest}"
 
 
-def _stop_leftover(pid_file: Path) -> None:
-    """An engine of ours left by a run that could not stop it: ended before ours starts on its files."""
+def _refuse_if_running(pid_file: Path) -> None:
+    """One engine on these files at a time: another `make sam-local` of this checkout is using it
+    (a run killed outright took its engine with it: the parent-death signal)."""
     try:
         pid = int(pid_file.read_text().strip())
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except (OSError, ValueError):
         return
-    try:
-        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return
-    if not command or not command[0].endswith(b"dockerd") or str(pid_file).encode() not in command:
-        return  # the pid was reused by something else
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + STOP_TIMEOUT_S
-    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
-        time.sleep(0.2)
+    if command and command[0].endswith(b"dockerd") and str(pid_file).encode() in command:
+        raise LocalCloudError(f"the project's Docker engine (pid {pid}) is in use by another make sam-local here: stop that one first")
 
 
 def apt_install(packages: tuple[str, ...], say: Callable[[str], None]) -> None:
