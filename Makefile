@@ -95,8 +95,9 @@ load: install ## Against a running `make run`: Locust's buyers, 8 users for 60 s
 parity: localstack-install ## One scripted run against the local cloud, LocalStack and sam local, side by side (bench/results/parity.json)
 	$(PY) -m bookstore_dev.parity $(ARGS)
 
-bench: install ## Benchmarks (not tests): latency and cold starts through the local cloud
+bench: localstack-install ## Benchmarks (not tests): latency and cold starts through the local cloud, then the three clouds side by side
 	$(PY) -m bench.localcloud_bench
+	$(PY) -m bench.clouds_bench
 
 # --- LocalStack without Docker (see README "LocalStack without Docker") -----------------------
 # LocalStack 4.14 needs Python 3.13 (it imports warnings.deprecated): its own venv, from its lock.

@@ -25,3 +25,10 @@ DEFAULT_CREDENTIALS = Path(".local/admin-credentials")
 def admin_auth(credentials: Path = DEFAULT_CREDENTIALS, profile: str | None = None) -> httpx.Auth:
     """Signs as the admin identity in `credentials` (RuntimeError when there is none)."""
     return SigV4.from_profile(credentials, profile)
+
+
+def any_signature(region: str) -> httpx.Auth:
+    """A valid SigV4 signature of made-up credentials: what a cloud that checks no IAM accepts."""
+    from botocore.credentials import Credentials
+
+    return SigV4(region, Credentials("local", "local"))

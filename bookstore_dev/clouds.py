@@ -18,12 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from botocore.credentials import Credentials
 
+from bookstore_dev.clients import admin_auth, any_signature
 from bookstore_dev.services import services
 from bookstore_dev.startup import HOOK
 from bookstore_dev.template import ROOT
-from bookstore_shared.http_client import SigV4
 from localcloud import template as templates
 from localcloud.net import free_port
 from localcloud.process import BUILD_DIR, wait_until
@@ -90,10 +89,6 @@ def _every_service(url: str) -> dict[str, str]:
     return {service.name: url for service in services()}
 
 
-def _any_signature() -> httpx.Auth:
-    return SigV4(templates.REGION, Credentials("local", "local"))
-
-
 @contextmanager
 def local_cloud(base: Path | None = None, *extra: str) -> Iterator[Cloud]:
     """`make run`: the local cloud, with its own ports and state."""
@@ -110,13 +105,13 @@ def local_cloud(base: Path | None = None, *extra: str) -> Iterator[Cloud]:
             _every_service(f"http://127.0.0.1:{port}"),
             state / "telemetry",
             log,
-            _any_signature(),
+            any_signature(templates.REGION),
             state,
             _started(command, log),
         )
         try:
             _serving(cloud, lambda: " local cloud on http" in cloud.output(), "the local cloud ready", 300)
-            cloud.admin = SigV4.from_profile(state / "admin-credentials")
+            cloud.admin = admin_auth(state / "admin-credentials")
             yield cloud
         finally:
             cloud.stop()
@@ -134,7 +129,7 @@ def localstack(base: Path | None = None) -> Iterator[Cloud]:
         command += ["--port", str(port), "--otlp-port", str(otlp_port), "--state-dir", str(state), "--telemetry-dir", str(telemetry)]
         command += ["--build-dir", str(BUILD_DIR), "--startup", HOOK]
         log = folder / "localstack.log"
-        cloud = Cloud("LocalStack", {}, telemetry, log, _any_signature(), state, _started(command, log))
+        cloud = Cloud("LocalStack", {}, telemetry, log, any_signature(templates.REGION), state, _started(command, log))
         try:
             _serving(cloud, (state / "session.env").exists, "LocalStack ready", 300)
             environment = {
@@ -144,6 +139,8 @@ def localstack(base: Path | None = None) -> Iterator[Cloud]:
                 "LOCALSTACK_ENDPOINT": f"http://127.0.0.1:{port}",
                 "LOCALSTACK_SESSION": str(state / "session.env"),
                 "BUILD_DIR": str(folder / "deploy-build"),
+                # sam build looks for python3.12 on PATH: this environment's interpreter is that one (as the Makefile says)
+                "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
             }
             deploy = ["bash", str(ROOT / "localstack" / "deploy.sh")]
             deployed = subprocess.run(deploy, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=900, check=False)  # noqa: S603
@@ -171,7 +168,9 @@ def sam_local(base: Path | None = None, *, lambda_port: bool = False) -> Iterato
         command += [f"SAM_LOCAL_OTLP_PORT={otlp_port}", f"SAM_LOCAL_STATE={state}", f"ARGS={arguments}"]
         log = folder / "sam-local.log"
         url = f"http://127.0.0.1:{port}"
-        cloud = Cloud("sam local", _every_service(url), telemetry, log, _any_signature(), state, _started(command, log), extra)
+        cloud = Cloud(
+            "sam local", _every_service(url), telemetry, log, any_signature(templates.REGION), state, _started(command, log), extra
+        )
         try:
             yield _serving(cloud, lambda: SAM_LOCAL_READY in cloud.output(), "make sam-local ready", SAM_LOCAL_READY_TIMEOUT_S)
         finally:

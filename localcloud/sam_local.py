@@ -212,7 +212,9 @@ class SamLocal:
             "SAM_CLI_TELEMETRY": "0",
         }
         assert set(fixed) == set(SAM_ENVIRONMENT)
-        return {**environment, **fixed}
+        # sam build looks for the runtime's interpreter (python3.12) on PATH: this one's, first.
+        path = f"{Path(sys.executable).parent}{os.pathsep}{environment.get('PATH', '')}"
+        return {**environment, **fixed, "PATH": path}
 
     def _start_sam(self, arguments: list[str], port: int, environment: dict[str, str]) -> None:
         _say(f"  sam {' '.join(arguments[:2])} on {HOST}:{port} (each function's container first)…")

@@ -29,6 +29,7 @@ from localcloud.errors import LocalCloudError
 IMAGE = "public.ecr.aws/lambda/python:3.12-x86_64"
 INPUTS_LABEL = "org.bookstore.lambda-stand-in.inputs"
 SUITE = "bookworm"
+PULL_TIMEOUT_S = 300
 # What CPython's extension modules link against (ldd of lib-dynload), and CA certificates for TLS.
 DEBIAN_PACKAGES = (
     "ca-certificates", "tzdata", "libssl3", "libffi8", "libsqlite3-0", "libbz2-1.0", "liblzma5", "zlib1g",
@@ -81,12 +82,20 @@ def ensure(engine: Engine, work_dir: Path, say: Callable[[str], None]) -> str:
         return "official"
     if labels is not None and labels[INPUTS_LABEL] == digest:
         return "stand-in"
-    if labels is None and run_docker(engine.host, "pull", IMAGE, timeout=600).returncode == 0:
+    if labels is None and _pulled(engine):
         return "official"
     say(f"  {IMAGE}: not pulled (no registry answers); building the stand-in from the project's inputs…")
     build(engine, work_dir, digest)
     _remove_derived_images(engine)
     return "stand-in"
+
+
+def _pulled(engine: Engine) -> bool:
+    """The official image pulled now (a registry that does not answer in time counts as none)."""
+    try:
+        return run_docker(engine.host, "pull", IMAGE, timeout=PULL_TIMEOUT_S).returncode == 0
+    except LocalCloudError:
+        return False
 
 
 def inputs_digest() -> str:
