@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from bookstore_dev import parity
+from bookstore_dev import clouds, parity
 from tests.samlocal.conftest import no_engine_can_run
 
 pytestmark = pytest.mark.timeout(2400)
@@ -16,7 +16,7 @@ def test_the_three_clouds_agree_on_the_contract_and_differ_only_where_the_docs_s
     if reason := no_engine_can_run():
         pytest.skip(reason)
     # When make parity's script runs against each cloud
-    runs = {run.cloud: run for run in parity.run_clouds(list(parity.CLOUDS))}
+    runs = {run.cloud: run for run in parity.run_clouds(list(clouds.CLOUDS))}
     print("\n" + parity.table(list(runs.values())))
     contracts = {name: parity.contract(run) for name, run in runs.items()}
     # Then every contract row agrees
