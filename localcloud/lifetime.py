@@ -6,9 +6,14 @@ from __future__ import annotations
 import ctypes
 import os
 import signal
+import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
+from typing import Protocol
+
+from localcloud.errors import LocalCloudError
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
@@ -41,3 +46,56 @@ def until_signalled(still_wanted: Callable[[], bool] = lambda: True, ready: Call
     ready()
     while not signalled and still_wanted():
         time.sleep(0.2)  # a signal ends the sleep at once
+
+
+class Foreground(Protocol):
+    """What runs in a terminal's foreground until Ctrl-C: started, waited for, stopped."""
+
+    def start(self) -> None: ...
+
+    def wait(self) -> int: ...  # until its main child exits on its own: that child's code
+
+    def stop(self) -> None: ...
+
+
+def run_in_foreground(runner: Foreground, name: str, child: str) -> int:
+    """Starts `runner`, then waits until Ctrl-C or SIGTERM (exit 0) or its `child` ends on its own
+    (an error: nothing asked it to stop); stops everything in every case. A second Ctrl-C while
+    stopping does not cut the stop short (PostgreSQL or an engine would outlive us)."""
+    stopping = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        if stopping.is_set():
+            return
+        stopping.set()
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)  # also when started in the background, where SIGINT comes ignored
+    try:
+        runner.start()
+        code = runner.wait()
+        if stopping.is_set():
+            return 0
+        print(f"{name}: {child} exited on its own (code {code}); stopping the rest", file=sys.stderr)
+        # Not a success even if it exited 0: nothing asked it to stop. A signal as the shell says it.
+        return 128 - code if code < 0 else code or 1
+    except KeyboardInterrupt:
+        return 0
+    except LocalCloudError as error:
+        print(f"{name}: {error}", file=sys.stderr)
+        return 1
+    finally:
+        stopping.set()
+        runner.stop()
+
+
+def wait_ready(process: subprocess.Popen[bytes], ready: Callable[[], bool], what: str, timeout_s: float) -> None:
+    """Until `ready` says so; a LocalCloudError if `process` exits first or the deadline passes."""
+    deadline = time.monotonic() + timeout_s
+    while not ready():
+        if process.poll() is not None:
+            raise LocalCloudError(f"{what} exited ({process.returncode}) before it was ready")
+        if time.monotonic() > deadline:
+            raise LocalCloudError(f"{what} was not ready within {timeout_s:g} s")
+        time.sleep(0.2)

@@ -19,11 +19,8 @@ import argparse
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
-import threading
-import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -37,7 +34,7 @@ from localcloud.__main__ import parse_overrides
 from localcloud.cloud import StartupContext, check_port_free, run_startup_hooks, start_receiver, startup_hook
 from localcloud.errors import LocalCloudError
 from localcloud.lambda_init import PYTHON_VARIABLE, RUNTIME_DIR_VARIABLE
-from localcloud.lifetime import terminated_with
+from localcloud.lifetime import run_in_foreground, terminated_with, wait_ready
 from localcloud.postgres import DatabaseServer, EmbeddedPostgres
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -149,13 +146,7 @@ class LocalStackHost:
                     process.wait()
 
         self._stops.append(stop)
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while not ready(self.endpoint):
-            if process.poll() is not None:
-                raise LocalCloudError(f"LocalStack exited ({process.returncode}) before it was ready")
-            if time.monotonic() > deadline:
-                raise LocalCloudError(f"LocalStack was not ready within {READY_TIMEOUT_S} s")
-            time.sleep(0.2)
+        wait_ready(process, lambda: ready(self.endpoint), "LocalStack", READY_TIMEOUT_S)
 
     def _database(self) -> DatabaseServer:
         if self._postgres is None:
@@ -212,33 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     args.state_dir = _directory(args.state_dir.resolve())
     args.localstack_python = str(Path(args.localstack_python).absolute())
     args.build_dir, args.telemetry_dir = args.build_dir.resolve(), args.telemetry_dir.resolve()
-    host = LocalStackHost(args)
-    stopping = threading.Event()
-
-    def on_signal(signum: int, frame: object) -> None:
-        if stopping.is_set():  # a second Ctrl-C must not cut the stop short (PostgreSQL, LocalStack)
-            return
-        stopping.set()
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)  # also when started in the background, where SIGINT comes ignored
-    try:
-        host.start()
-        code = host.wait()
-        if stopping.is_set():
-            return 0
-        print(f"localstack host: LocalStack exited on its own (code {code}); stopping the rest", file=sys.stderr)
-        # Not a success even if it exited 0: nothing asked it to stop. A signal as the shell says it.
-        return 128 - code if code < 0 else code or 1
-    except KeyboardInterrupt:
-        return 0
-    except LocalCloudError as error:
-        print(f"localstack host: {error}", file=sys.stderr)
-        return 1
-    finally:
-        stopping.set()  # a Ctrl-C from here on must not cut the stop short (PostgreSQL would outlive us)
-        host.stop()
+    return run_in_foreground(LocalStackHost(args), "localstack host", "LocalStack")
 
 
 if __name__ == "__main__":

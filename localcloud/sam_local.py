@@ -25,7 +25,6 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -41,7 +40,7 @@ from localcloud.docker import engine as engines
 from localcloud.docker import lambda_image
 from localcloud.docker.bridge import Relay, bridge_address
 from localcloud.errors import LocalCloudError
-from localcloud.lifetime import terminated_with
+from localcloud.lifetime import run_in_foreground, terminated_with, wait_ready
 from localcloud.postgres import DatabaseServer, EmbeddedPostgres
 
 HOST = "127.0.0.1"
@@ -224,13 +223,7 @@ class SamLocal:
             [self._sam(), *arguments], env=environment, start_new_session=True, preexec_fn=terminated_with(os.getpid())
         )
         self.processes.append(process)
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while not _listens(port):
-            if process.poll() is not None:
-                raise LocalCloudError(f"sam {' '.join(arguments[:2])} exited ({process.returncode}) before it listened")
-            if time.monotonic() > deadline:
-                raise LocalCloudError(f"sam {' '.join(arguments[:2])} did not listen within {READY_TIMEOUT_S} s")
-            time.sleep(0.25)
+        wait_ready(process, lambda: _listens(port), f"sam {' '.join(arguments[:2])}", READY_TIMEOUT_S)
 
     def _remove_containers(self) -> None:
         """No Lambda container of sam local's is left behind (sam local removes its own on a clean stop)."""
@@ -297,32 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     args.telemetry_dir = args.telemetry_dir.resolve()
     args.docker_dir = args.docker_dir.resolve()
     args.template = args.template.resolve()
-    runner = SamLocal(args)
-    stopping = threading.Event()
-
-    def on_signal(signum: int, frame: object) -> None:
-        if stopping.is_set():  # a second Ctrl-C must not cut the stop short
-            return
-        stopping.set()
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    try:
-        runner.start()
-        code = runner.wait()
-        if stopping.is_set():
-            return 0
-        print(f"sam local: sam local exited on its own (code {code}); stopping the rest", file=sys.stderr)
-        return code or 1
-    except KeyboardInterrupt:
-        return 0
-    except LocalCloudError as error:
-        print(f"sam local: {error}", file=sys.stderr)
-        return 1
-    finally:
-        stopping.set()
-        runner.stop()
+    return run_in_foreground(SamLocal(args), "sam local", "sam local")
 
 
 if __name__ == "__main__":
