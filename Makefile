@@ -10,7 +10,7 @@ PIP_VERSION := 25.3
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help install localstack localstack-install run console livro recycle flags flag fault faults faults-off exercise reconcile traces demo load bench up deploy down logs sam-local parity test test-unit test-integration test-localcloud test-localstack test-samlocal static lint typecheck template build check lock clean openapi fuzz
+.PHONY: help install localstack localstack-install run console livro recycle flags flag fault faults faults-off exercise reconcile traces demo load bench up deploy down logs sam-local sam-invoke parity test test-unit test-integration test-localcloud test-localstack test-samlocal static lint typecheck template build check lock clean openapi fuzz
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -158,6 +158,9 @@ sam-local: install ## The real `sam local start-api` on :3000 (Docker: the engin
 	$(PY) -m localcloud.sam_local --startup bookstore_dev.startup:start --state-dir $(SAM_LOCAL_STATE) \
 		--port $(SAM_LOCAL_PORT) --aws-port $(SAM_LOCAL_AWS_PORT) --otlp-port $(SAM_LOCAL_OTLP_PORT) \
 		--env-vars $(SAM_LOCAL_STATE)/env-vars.json --parameter-overrides "$(SAM_LOCAL_PARAMETERS)" $(ARGS)
+
+sam-invoke: install ## Against a running `make sam-local`: sam local invoke with its build and settings (ARGS=ReconciliarOrdensFunction, ARGS="F --event e.json")
+	$(PY) -m localcloud.sam_local invoke --state-dir $(SAM_LOCAL_STATE) $(ARGS)
 
 lint: install ## ruff
 	$(BIN)/ruff check .

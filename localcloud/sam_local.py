@@ -267,7 +267,32 @@ def _say(line: str) -> None:
     print(line, flush=True)
 
 
+def invoke(argv: list[str]) -> int:
+    """`sam local invoke FUNCTION` against a running session: its build, engine, overrides and
+    credentials, from <state-dir>/session.json (a schedule's function, which start-api never runs)."""
+    parser = argparse.ArgumentParser(prog="python -m localcloud.sam_local invoke", description=invoke.__doc__)
+    parser.add_argument("function", help="the function's logical id (ReconciliarOrdensFunction)")
+    parser.add_argument("--event", type=Path, help="the event (JSON file); default: an empty one")
+    parser.add_argument("--state-dir", type=Path, default=Path(".local/sam-local"))
+    args = parser.parse_args(argv)
+    session_file = args.state_dir / "session.json"
+    try:
+        session = json.loads(session_file.read_text())
+        os.kill(int(session["pid"]), 0)
+    except (OSError, ValueError, KeyError):
+        print(f"sam local: no make sam-local is running here ({session_file}): start it first", file=sys.stderr)
+        return 1
+    environment = {name: value for name, value in os.environ.items() if not AWS_SHELL.match(name)}
+    environment.update(session["environment"])
+    event = ["--event", str(args.event)] if args.event else ["--no-event"]
+    command = [str(Path(sys.executable).parent / "sam"), "local", "invoke", args.function, *event, *session["sam_options"]]
+    return subprocess.run(command, env=environment, check=False).returncode  # noqa: S603 - SAM CLI, our arguments
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["invoke"]:
+        return invoke(argv[1:])
     parser = argparse.ArgumentParser(
         prog="python -m localcloud.sam_local", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

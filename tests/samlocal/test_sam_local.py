@@ -24,7 +24,7 @@ import psutil
 import pytest
 from botocore.config import Config
 
-from bookstore_dev.template import TEMPLATE
+from bookstore_dev.template import ROOT, TEMPLATE
 from localcloud import samcli
 from localcloud import template as templates
 from localcloud.process import wait_until
@@ -229,6 +229,17 @@ def test_boto3_invokes_functions_through_sam_local_start_lambda(sam_local: SamLo
     )
     assert reconciled["StatusCode"] == 200
     assert "FunctionError" not in reconciled
+
+
+def test_make_sam_invoke_runs_the_reconciler_a_schedule_start_api_never_runs(sam_local: SamLocalSession) -> None:
+    # When a trainee runs the reconciler by hand, as `make reconcile` does on the local cloud
+    command = ["make", "--no-print-directory", "sam-invoke", f"SAM_LOCAL_STATE={sam_local.state_dir}", "ARGS=ReconciliarOrdensFunction"]
+    invoked = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)  # noqa: S603
+    # Then it runs with the session's build and settings, and says what it did (nothing is PENDENTE)
+    assert invoked.returncode == 0, invoked.stderr[-2000:]
+    summary = json.loads(invoked.stdout.strip().splitlines()[-1])
+    assert isinstance(summary, dict)
+    assert "REPORT RequestId:" in invoked.stderr
 
 
 def test_stopping_leaves_no_container_engine_or_process(sam_local: SamLocalSession) -> None:
