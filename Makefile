@@ -137,9 +137,9 @@ logs: ## Docker: follow the containers' logs
 
 # --- sam local (the real one, on Docker: see README "sam local start-api") ---------------------
 # localcloud.sam_local starts what the functions need beside sam local, on 127.0.0.1, relayed to
-# the containers at host.docker.internal: the AWS emulator on 4566, the OTLP receiver on 4318
-# (SAM_LOCAL_AWS_PORT, SAM_LOCAL_OTLP_PORT), PostgreSQL, and the console on 3001. The env-vars file sets every variable each
-# function declares, explicitly: sam local lets a shell variable of the same name
+# the containers at host.docker.internal: the AWS emulator (SAM_LOCAL_AWS_PORT), the OTLP receiver
+# (SAM_LOCAL_OTLP_PORT), PostgreSQL, and the console on 3001. The env-vars file sets every variable
+# each function declares, explicitly: sam local lets a shell variable of the same name
 # (OTEL_SERVICE_NAME, AWS_ENDPOINT_URL…) replace a template value, but not an --env-vars one.
 SAM_LOCAL_PORT ?= 3000
 SAM_LOCAL_AWS_PORT ?= 4566

@@ -161,7 +161,7 @@ def apt_install(packages: tuple[str, ...], say: Callable[[str], None]) -> None:
         raise LocalCloudError(f"{', '.join(packages)} needed, and there is no apt-get here to install them: install them by hand")
     say(f"  installing {', '.join(packages)} from Debian (once)…")
     environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages]):
+    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", *packages]):
         result = subprocess.run(command, env=environment, capture_output=True, text=True, check=False)  # noqa: S603
         if result.returncode != 0:
             raise LocalCloudError(f"{' '.join(command[:2])} failed: {_last_line(result.stderr or result.stdout)}")
