@@ -120,8 +120,9 @@ def _init_durations(cloud: Cloud, invocations: set[str]) -> list[float]:
 
     try:
         lines = wait_until(reported, "the REPORT lines of the step's invocations", timeout_s=REPORT_TIMEOUT_S)
-    except TimeoutError:
+    except TimeoutError:  # said, and the table shows the ones that came
         lines = {match["id"]: match["rest"] for match in REPORT.finditer(cloud.output()) if match["id"] in invocations}
+        print(f"parity: {cloud.name} printed no REPORT line for {sorted(invocations - set(lines))}", file=sys.stderr)
     return sorted(float(found[1]) for rest in lines.values() if (found := INIT_DURATION.search(rest)))
 
 
