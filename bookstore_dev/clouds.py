@@ -24,6 +24,7 @@ from bookstore_dev.services import services
 from bookstore_dev.startup import HOOK
 from bookstore_dev.template import ROOT
 from localcloud import template as templates
+from localcloud.docker import engine as engines
 from localcloud.net import free_port
 from localcloud.process import BUILD_DIR, wait_until
 from localcloud.traceview import Span, spans_written
@@ -193,3 +194,31 @@ CLOUDS: dict[str, Callable[[], AbstractContextManager[Cloud]]] = {
     "localstack": localstack,
     "samlocal": sam_local,
 }
+
+
+def cloud_names(text: str) -> list[str]:
+    """`--clouds a,b`: the names, in order, each one of CLOUDS (ValueError otherwise)."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if unknown := sorted(set(names) - set(CLOUDS)):
+        raise ValueError(f"unknown clouds {unknown}; choose among {sorted(CLOUDS)}")
+    return names
+
+
+def why_not(name: str) -> str | None:
+    """Why that cloud cannot run on this machine (said, and the cloud left out), or None."""
+    if name == "samlocal":
+        return engines.why_none_can_run()
+    if name == "localstack" and not LOCALSTACK_PYTHON.exists():
+        return f"{LOCALSTACK_PYTHON} is missing (make localstack-install)"
+    return None
+
+
+def runnable(names: list[str], who: str) -> list[str]:
+    """The clouds of `names` that can run here; each one left out is said on stderr, with why."""
+    kept = []
+    for name in names:
+        if reason := why_not(name):
+            print(f"{who}: {name} left out: {reason}", file=sys.stderr)
+        else:
+            kept.append(name)
+    return kept

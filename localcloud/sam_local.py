@@ -75,22 +75,22 @@ class SamLocal:
         engine, stop_engine = engines.find_or_start(args.docker_dir, _say)
         self.engine = engine
         self._stops.append(stop_engine)
-        self._stops.append(self._remove_containers)
-        if engine.owned:
+        if engine.owned:  # on a system engine, other sessions' containers are not ours to remove
+            self._stops.append(self._remove_containers)
             self._remove_containers()  # left by a run that was killed outright
         image = lambda_image.ensure(engine, args.docker_dir / "build", _say)
         _say(f"  Lambda image: {lambda_image.IMAGE} ({image})")
 
-        address = bridge_address(engine)
-        if address is not None:
-            self._relay = Relay(address)
+        bridge = bridge_address(engine)
+        if bridge is not None:
+            self._relay = Relay(*bridge)
             self._stops.append(self._relay.close)
         self._stops.append(start_receiver(HOST, args.otlp_port, args.telemetry_dir, dies_with_us=True))
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's request lines would drown the functions'
         moto = ThreadedMotoServer(ip_address=HOST, port=args.aws_port, verbose=False)
         moto.start()
         self._stops.append(moto.stop)
-        for port in (args.port, args.aws_port, args.otlp_port, *([args.lambda_port] if args.lambda_port else [])):
+        for port in (args.port, args.aws_port, args.otlp_port):  # what the functions call (start-lambda is for clients here)
             self._relayed(port)
 
         context = StartupContext(
@@ -103,7 +103,7 @@ class SamLocal:
         build_dir = args.state_dir / "sam-build"
         _say("  sam build…")
         built = subprocess.run(  # noqa: S603 - SAM CLI, our arguments
-            [self._sam(), "build", "--template-file", str(args.template), "--build-dir", str(build_dir)],
+            [sam_executable(), "build", "--template-file", str(args.template), "--build-dir", str(build_dir)],
             env=environment,
             capture_output=True,
             text=True,
@@ -158,7 +158,11 @@ class SamLocal:
         session = {
             "pid": os.getpid(),
             "image": image,
-            "engine": {"host": environment["DOCKER_HOST"], "owned": bool(self.engine and self.engine.owned)},
+            "engine": {
+                "host": environment["DOCKER_HOST"],
+                "owned": bool(self.engine and self.engine.owned),
+                "data_root": str(self.engine.data_root) if self.engine and self.engine.data_root else None,
+            },
             "sam_options": options,  # for `sam local invoke`, as start-api and start-lambda are given them
             "environment": {name: environment[name] for name in SAM_ENVIRONMENT},
         }
@@ -183,9 +187,6 @@ class SamLocal:
         server = self._postgres.server
         return DatabaseServer(server.admin_conninfo, server.host, server.port, reach=(CONTAINERS_REACH, server.port))
 
-    def _sam(self) -> str:
-        return str(Path(sys.executable).parent / "sam")
-
     def _common_options(self) -> list[str]:
         args = self.args
         options = ["--region", templates.REGION, "--skip-pull-image"]
@@ -200,8 +201,6 @@ class SamLocal:
         """The shell's environment less its AWS settings, with the test credentials and region
         sam local passes into the containers; and the engine."""
         assert self.engine is not None
-        environment = {name: value for name, value in os.environ.items() if not AWS_SHELL.match(name)}
-        environment.pop("DOCKER_CONTEXT", None)
         fixed = {
             **self.engine.environment(),
             "AWS_ACCESS_KEY_ID": LOCAL_CREDENTIAL,
@@ -211,16 +210,14 @@ class SamLocal:
             "SAM_CLI_TELEMETRY": "0",
         }
         assert set(fixed) == set(SAM_ENVIRONMENT)
-        # sam build looks for the runtime's interpreter (python3.12) on PATH: this one's, first.
-        path = f"{Path(sys.executable).parent}{os.pathsep}{environment.get('PATH', '')}"
-        return {**environment, **fixed, "PATH": path}
+        return session_environment(fixed)
 
     def _start_sam(self, arguments: list[str], port: int, environment: dict[str, str]) -> None:
         _say(f"  sam {' '.join(arguments[:2])} on {HOST}:{port} (each function's container first)…")
         # Its own process group, so that a Ctrl-C reaches us first and we stop it in order; SIGTERM
         # when we die (kill -9 included). sam local removes its containers on SIGINT.
         process = subprocess.Popen(  # noqa: S603 - SAM CLI, our arguments
-            [self._sam(), *arguments], env=environment, start_new_session=True, preexec_fn=terminated_with(os.getpid())
+            [sam_executable(), *arguments], env=environment, start_new_session=True, preexec_fn=terminated_with(os.getpid())
         )
         self.processes.append(process)
         wait_ready(process, lambda: _listens(port), f"sam {' '.join(arguments[:2])}", READY_TIMEOUT_S)
@@ -278,15 +275,28 @@ def invoke(argv: list[str]) -> int:
     session_file = args.state_dir / "session.json"
     try:
         session = json.loads(session_file.read_text())
-        os.kill(int(session["pid"]), 0)
+        running = Path(f"/proc/{int(session['pid'])}/cmdline").read_bytes()
     except (OSError, ValueError, KeyError):
+        running = b""
+    if b"localcloud.sam_local" not in running:  # none, or a file left by a run killed outright (its pid reused)
         print(f"sam local: no make sam-local is running here ({session_file}): start it first", file=sys.stderr)
         return 1
-    environment = {name: value for name, value in os.environ.items() if not AWS_SHELL.match(name)}
-    environment.update(session["environment"])
-    event = ["--event", str(args.event)] if args.event else ["--no-event"]
-    command = [str(Path(sys.executable).parent / "sam"), "local", "invoke", args.function, *event, *session["sam_options"]]
-    return subprocess.run(command, env=environment, check=False).returncode  # noqa: S603 - SAM CLI, our arguments
+    event = ["--event", str(args.event.resolve())] if args.event else ["--no-event"]
+    command = [sam_executable(), "local", "invoke", args.function, *event, *session["sam_options"]]
+    return subprocess.run(command, env=session_environment(session["environment"]), check=False).returncode  # noqa: S603
+
+
+def sam_executable() -> str:
+    """SAM CLI, as installed beside this interpreter (the project's virtualenv)."""
+    return str(Path(sys.executable).parent / "sam")
+
+
+def session_environment(fixed: dict[str, str]) -> dict[str, str]:
+    """The shell's environment with none of its AWS settings or Docker context, and `fixed` (the
+    engine, the test credentials and region) instead; this interpreter's bin first on PATH, where
+    sam build looks for python3.12."""
+    environment = {name: value for name, value in os.environ.items() if not AWS_SHELL.match(name) and name != "DOCKER_CONTEXT"}
+    return {**environment, **fixed, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{environment.get('PATH', '')}"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -314,6 +324,7 @@ def main(argv: list[str] | None = None) -> int:
     args.state_dir.mkdir(parents=True, exist_ok=True)
     args.telemetry_dir = args.telemetry_dir.resolve()
     args.docker_dir = args.docker_dir.resolve()
+    args.env_vars = args.env_vars.resolve() if args.env_vars else None
     args.template = args.template.resolve()
     return run_in_foreground(SamLocal(args), "sam local", "sam local")
 

@@ -52,7 +52,7 @@ if [ "${DOCKER_PATH_READS_SESSION:-}" = 1 ] && [ -f "$localstack_session" ]; the
 fi
 unset localstack_session
 
-# Template parameters of both Docker paths (and of make localstack). AwsEndpointUrl: the
+# Template parameters of make deploy, on Docker and on make localstack. AwsEndpointUrl: the
 # template's empty default would hide the endpoint LocalStack injects.
 # DependencyTimeoutSeconds: a dependency's first call waits for a new environment (a container is
 # created, started, then the function's init: 3-8 s on a laptop, against 0.5-1.5 s on Lambda), so

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import ipaddress
+import json
 import socket
 import struct
 import threading
@@ -25,26 +27,32 @@ LOOPBACK = "127.0.0.1"
 CHUNK = 64 * 1024
 
 
-def bridge_address(engine: Engine) -> str | None:
-    """The IPv4 address of the default bridge on this machine (where host-gateway points), or
-    None when the engine's bridge is not here (an engine in a VM)."""
-    result = run_docker(engine.host, "network", "inspect", "bridge", "--format", '{{index .Options "com.docker.network.bridge.name"}}')
-    name = result.stdout.decode().strip() if result.returncode == 0 else ""
-    if not name:
+def bridge_address(engine: Engine) -> tuple[str, str] | None:
+    """The IPv4 address of the default bridge on this machine (where host-gateway points) and its
+    subnet, or None when the engine's bridge is not here (an engine in a VM)."""
+    inspected = run_docker(engine.host, "network", "inspect", "bridge", "--format", "{{json .}}")
+    if inspected.returncode != 0:
+        return None
+    network = json.loads(inspected.stdout or b"{}")
+    name = (network.get("Options") or {}).get("com.docker.network.bridge.name", "")
+    subnets = [config["Subnet"] for config in (network.get("IPAM") or {}).get("Config") or [] if "." in config.get("Subnet", "")]
+    if not name or not subnets:
         return None
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         try:
             answer = fcntl.ioctl(probe.fileno(), SIOCGIFADDR, struct.pack("256s", name.encode()[:15]))
         except OSError:
             return None
-    return socket.inet_ntoa(answer[20:24])
+    return socket.inet_ntoa(answer[20:24]), subnets[0]
 
 
 class Relay:
-    """Listens on `address` at each port given and pipes every connection to 127.0.0.1 at the same port."""
+    """Listens on `address` at each port given and pipes every connection from `subnet` (the
+    containers') to 127.0.0.1 at the same port; a connection from anywhere else is closed."""
 
-    def __init__(self, address: str) -> None:
+    def __init__(self, address: str, subnet: str) -> None:
         self.address = address
+        self.subnet = ipaddress.ip_network(subnet, strict=False)
         self._listeners: list[socket.socket] = []
         self._closed = threading.Event()
 
@@ -56,14 +64,19 @@ class Relay:
     def close(self) -> None:
         self._closed.set()
         for listener in self._listeners:
+            with contextlib.suppress(OSError):
+                listener.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked in accept (close alone does not)
             listener.close()
 
     def _accept(self, listener: socket.socket, port: int) -> None:
-        while not self._closed.is_set():
+        while True:
             try:
-                client, _ = listener.accept()
+                client, (peer, _) = listener.accept()
             except OSError:  # closed
                 return
+            if self._closed.is_set() or ipaddress.ip_address(peer) not in self.subnet:
+                client.close()
+                continue
             try:
                 upstream = socket.create_connection((LOOPBACK, port), timeout=5)
             except OSError:

@@ -11,13 +11,12 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from localcloud.errors import LocalCloudError
-from localcloud.lifetime import terminated_with
+from localcloud.lifetime import terminated_with, wait_ready
 
 READY_TIMEOUT_S = 60
 STOP_TIMEOUT_S = 30
@@ -31,6 +30,7 @@ MAX_SOCKET_DIR = 60
 class Engine:
     host: str  # what DOCKER_HOST says to reach it
     owned: bool  # started here (and stopped with us)
+    data_root: Path | None = None  # its images and containers, when it is ours
 
     def environment(self) -> dict[str, str]:
         return {"DOCKER_HOST": self.host}
@@ -72,8 +72,9 @@ def find_or_start(state_dir: Path, say: Callable[[str], None]) -> tuple[Engine, 
     """The engine to use, and how to stop it (nothing, for one that was running already)."""
     preset = os.environ.get("DOCKER_HOST")
     if answers(preset):
-        say(f"  Docker engine: {preset or 'the system one'} (already running)")
-        return Engine(preset or _default_host(), owned=False), lambda: None
+        host = preset or _current_context_host()
+        say(f"  Docker engine: {host} (already running)")
+        return Engine(host, owned=False), lambda: None
     if preset:
         raise LocalCloudError(f"DOCKER_HOST={preset} does not answer: start that engine, or unset DOCKER_HOST")
     if not sys.platform.startswith("linux") or os.geteuid() != 0:
@@ -84,8 +85,21 @@ def find_or_start(state_dir: Path, say: Callable[[str], None]) -> tuple[Engine, 
     return _start_own(state_dir, say)
 
 
-def _default_host() -> str:
-    return "unix:///var/run/docker.sock"
+def why_none_can_run() -> str | None:
+    """Why no Docker engine can run here at all, or None (one answers, or find_or_start can start its own)."""
+    if answers(os.environ.get("DOCKER_HOST")):
+        return None
+    if sys.platform.startswith("linux") and os.geteuid() == 0:
+        return None
+    return "no Docker engine answers, and only root on Linux can start the project's own"
+
+
+def _current_context_host() -> str:
+    """Where the client's current context points (Docker Desktop, Colima, rootless…: not always
+    /var/run/docker.sock), for SAM CLI, which reads DOCKER_HOST and no context."""
+    result = run_docker(None, "context", "inspect", "--format", "{{.Endpoints.docker.Host}}", timeout=15)
+    host = result.stdout.decode().strip() if result.returncode == 0 else ""
+    return host or "unix:///var/run/docker.sock"
 
 
 def _start_own(state_dir: Path, say: Callable[[str], None]) -> tuple[Engine, Callable[[], None]]:
@@ -96,7 +110,6 @@ def _start_own(state_dir: Path, say: Callable[[str], None]) -> tuple[Engine, Cal
     host = f"unix://{run_dir / 'docker.sock'}"
     pid_file = state_dir / "dockerd.pid"
     _refuse_if_running(pid_file)
-    log = (state_dir / "dockerd.log").open("ab")
     command = [
         "dockerd",
         "--data-root", str(state_dir / "data"),
@@ -109,11 +122,11 @@ def _start_own(state_dir: Path, say: Callable[[str], None]) -> tuple[Engine, Cal
         "--containerd-plugins-namespace", "bookstore-plugins",
     ]  # fmt: skip
     say(f"  Docker engine: starting the project's own (dockerd, state in {state_dir})")
-    # SIGTERM when we die, kill -9 included: dockerd then stops its containers and exits.
-    process = subprocess.Popen(  # noqa: S603 - Debian's dockerd, our arguments
-        command, stdout=log, stderr=log, start_new_session=True, preexec_fn=terminated_with(os.getpid())
-    )
-    log.close()
+    with (state_dir / "dockerd.log").open("ab") as log:
+        # SIGTERM when we die, kill -9 included: dockerd then stops its containers and exits.
+        process = subprocess.Popen(  # noqa: S603 - Debian's dockerd, our arguments
+            command, stdout=log, stderr=log, start_new_session=True, preexec_fn=terminated_with(os.getpid())
+        )
 
     def stop() -> None:
         if process.poll() is None:
@@ -124,15 +137,12 @@ def _start_own(state_dir: Path, say: Callable[[str], None]) -> tuple[Engine, Cal
                 process.kill()
                 process.wait()
 
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while not answers(host):
-        if process.poll() is not None:
-            raise LocalCloudError(f"dockerd exited ({process.returncode}) before it answered: see {state_dir / 'dockerd.log'}")
-        if time.monotonic() > deadline:
-            stop()
-            raise LocalCloudError(f"dockerd did not answer within {READY_TIMEOUT_S} s: see {state_dir / 'dockerd.log'}")
-        time.sleep(0.25)
-    return Engine(host, owned=True), stop
+    try:
+        wait_ready(process, lambda: answers(host), f"dockerd (see {state_dir / 'dockerd.log'})", READY_TIMEOUT_S)
+    except BaseException:  # not answering, or a Ctrl-C meanwhile: not left running
+        stop()
+        raise
+    return Engine(host, owned=True, data_root=state_dir / "data"), stop
 
 
 def _socket_dir(state_dir: Path) -> Path:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import platform
 import shutil
 import subprocess
 import sys
@@ -77,12 +78,13 @@ exec "$AWS_LAMBDA_EXEC_WRAPPER" /var/lang/bin/python3.12 -m awslambdaric "$_HAND
 def ensure(engine: Engine, work_dir: Path, say: Callable[[str], None]) -> str:
     """The image is there: "official" or "stand-in", which one."""
     labels = _labels(engine)
-    digest = inputs_digest()
     if labels is not None and INPUTS_LABEL not in labels:
         return "official"
+    digest = inputs_digest()
     if labels is not None and labels[INPUTS_LABEL] == digest:
         return "stand-in"
-    if labels is None and _pulled(engine):
+    if _pulled(engine):  # none yet, or a stand-in of other inputs: the official one first, if it comes
+        _remove_derived_images(engine)
         return "official"
     say(f"  {IMAGE}: not pulled (no registry answers); building the stand-in from the project's inputs…")
     build(engine, work_dir, digest)
@@ -134,10 +136,16 @@ def build(engine: Engine, work_dir: Path, digest: str) -> None:
 
 
 def _python_home() -> Path:
-    """This machine's CPython 3.12 (the interpreter under the project's virtualenv)."""
+    """This machine's CPython 3.12 (the interpreter under the project's virtualenv), in a prefix of
+    its own (pyenv's, say): the whole prefix is copied, so /usr or /usr/local are refused."""
     if sys.version_info[:2] != (3, 12):
         raise LocalCloudError(f"the stand-in image needs Python 3.12 to copy; this is {sys.version.split()[0]}")
-    return Path(sys.base_prefix)
+    if platform.machine() != "x86_64":
+        raise LocalCloudError(f"the stand-in image is x86_64, as the template's functions; this machine is {platform.machine()}")
+    home = Path(sys.base_prefix)
+    if home in {Path("/usr"), Path("/usr/local"), Path("/")}:
+        raise LocalCloudError(f"the stand-in copies a CPython installed in a prefix of its own (pyenv's); {home} holds more")
+    return home
 
 
 def _left_out(folder: str, names: list[str]) -> set[str]:

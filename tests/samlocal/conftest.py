@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ from pytest_socket import socket_allow_hosts
 from bookstore_dev import clouds
 from bookstore_dev.template import ROOT
 from localcloud.docker import engine as engines
+from localcloud.sam_local import sam_executable, session_environment
 from localcloud.traceview import Span
 
 
@@ -57,25 +57,15 @@ class SamLocalSession:
 
     def sam(self, *arguments: str, timeout_s: float = 300) -> subprocess.CompletedProcess[str]:
         """A SAM CLI command against this session's engine, template, overrides and credentials."""
-        environment = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
-        environment.update(self.session()["environment"])
-        command = [str(Path(sys.executable).parent / "sam"), *arguments]
+        environment = session_environment(self.session()["environment"])
+        command = [sam_executable(), *arguments]
         return subprocess.run(command, env=environment, capture_output=True, text=True, timeout=timeout_s, check=False, cwd=ROOT)  # noqa: S603
-
-
-def no_engine_can_run() -> str | None:
-    """Why no Docker engine can run here at all, or None (one answers, or make sam-local can start its own)."""
-    if engines.answers(os.environ.get("DOCKER_HOST")):
-        return None
-    if sys.platform.startswith("linux") and os.geteuid() == 0:
-        return None
-    return "no Docker engine answers, and only root on Linux can start the project's own"
 
 
 @pytest.fixture(scope="package")
 def sam_local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SamLocalSession]:
     """`make sam-local` (with start-lambda too), its ports and state in a temporary folder, once it says it is ready."""
-    if reason := no_engine_can_run():
+    if reason := engines.why_none_can_run():
         print(f"\nsam local tests skipped: {reason}", file=sys.stderr)
         pytest.skip(reason)
     with clouds.sam_local(tmp_path_factory.mktemp("sam-local"), lambda_port=True) as cloud:

@@ -7,13 +7,13 @@ from __future__ import annotations
 import pytest
 
 from bookstore_dev import clouds, parity
-from tests.samlocal.conftest import no_engine_can_run
+from localcloud.docker import engine as engines
 
 pytestmark = pytest.mark.timeout(2400)
 
 
 def test_the_three_clouds_agree_on_the_contract_and_differ_only_where_the_docs_say() -> None:
-    if reason := no_engine_can_run():
+    if reason := engines.why_none_can_run():
         pytest.skip(reason)
     # When make parity's script runs against each cloud
     runs = {run.cloud: run for run in parity.run_clouds(list(clouds.CLOUDS))}

@@ -27,8 +27,8 @@ ROOT = template.ROOT
 LOCALSTACK = ROOT / "localstack"
 COMPOSE = LOCALSTACK / "docker-compose.yml"
 COLLECTOR = ROOT / "collector" / "config.yaml"
-# Written by `make up` (with a password), never committed.
-GENERATED = {LOCALSTACK / ".env"}
+# Written by `make up` (with a password), or by an older `make sam-local`: never committed.
+GENERATED = {LOCALSTACK / ".env", LOCALSTACK / "sam-local.env.json"}
 
 
 def load(path: Path) -> Any:
@@ -157,7 +157,7 @@ def test_make_down_and_logs_work_without_localstack_env(target: str) -> None:
 
 
 def docker_path_parameters(session: Path = Path("/nonexistent/session.env")) -> dict[str, str]:
-    """The template parameters both Docker paths pass (localstack/docker-path.sh), as bash sees them
+    """The template parameters make deploy passes (localstack/docker-path.sh), as bash sees them
     (with `session` as make localstack's session file: none by default)."""
     script = f'set -euo pipefail; source {LOCALSTACK / "docker-path.sh"}; printf "%s\\n" "${{DOCKER_PATH_PARAMETERS[@]}}"'
     environment = {

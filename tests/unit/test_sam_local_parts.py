@@ -33,6 +33,41 @@ def test_the_stand_in_is_rebuilt_only_when_its_inputs_change(tmp_path: Path, mon
     assert lambda_image.inputs_digest() != before
 
 
+@pytest.mark.parametrize(
+    ("labels", "pulls", "expected", "built"),
+    [
+        (None, True, "official", False),  # none here, the registry answers: the official image
+        ({"maintainer": "AWS"}, False, "official", False),  # one without our label (pulled, loaded): used as it is
+        ("current", False, "stand-in", False),  # our stand-in of these inputs: kept, no pull
+        ("stale", False, "stand-in", True),  # of other inputs, no registry: built again
+        (None, False, "stand-in", True),  # none, no registry: built
+    ],
+)
+def test_the_image_is_the_official_one_when_it_can_be_had_else_the_stand_in_of_these_inputs(
+    monkeypatch: pytest.MonkeyPatch, labels: object, pulls: bool, expected: str, built: bool
+) -> None:
+    digest = lambda_image.inputs_digest()
+    found = {"current": {lambda_image.INPUTS_LABEL: digest}, "stale": {lambda_image.INPUTS_LABEL: "0" * 64}}.get(str(labels), labels)
+    calls: list[str] = []
+    monkeypatch.setattr(lambda_image, "_labels", lambda engine: found)
+
+    def pulled(engine: engines.Engine) -> bool:
+        calls.append("pull")
+        return pulls
+
+    monkeypatch.setattr(lambda_image, "_pulled", pulled)
+    monkeypatch.setattr(lambda_image, "build", lambda engine, work_dir, inputs: calls.append(f"build {inputs == digest}"))
+    monkeypatch.setattr(lambda_image, "_remove_derived_images", lambda engine: calls.append("remove derived"))
+    # When make sam-local makes sure of the image
+    kind = lambda_image.ensure(engines.Engine("unix:///nowhere.sock", owned=True), Path("/nowhere"), print)
+    # Then it is the one expected, built only when needed (and then SAM's images of the old base go)
+    assert kind == expected
+    assert ("build True" in calls) == built
+    assert ("remove derived" in calls) == (built or (pulls and "pull" in calls))
+    if labels == "current":
+        assert "pull" not in calls
+
+
 def test_the_stand_in_leaves_out_what_a_lambda_runtime_does_not_ship() -> None:
     names = ["os.py", "test", "tkinter", "idlelib", "site-packages", "config-3.12-x86_64-linux-gnu", "json", "lib-dynload"]
     assert lambda_image._left_out("/x/lib/python3.12", names) == {
