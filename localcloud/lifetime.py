@@ -90,6 +90,18 @@ def run_in_foreground(runner: Foreground, name: str, child: str) -> int:
         runner.stop()
 
 
+def stop_child(process: subprocess.Popen[bytes], signum: signal.Signals = signal.SIGTERM, timeout_s: float = 30) -> None:
+    """`signum` (its own clean stop), then SIGKILL if it has not ended within `timeout_s`."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signum)
+    try:
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def wait_ready(process: subprocess.Popen[bytes], ready: Callable[[], bool], what: str, timeout_s: float) -> None:
     """Until `ready` says so; a LocalCloudError if `process` exits first or the deadline passes."""
     deadline = time.monotonic() + timeout_s

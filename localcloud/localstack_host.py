@@ -34,7 +34,7 @@ from localcloud.__main__ import parse_overrides
 from localcloud.cloud import StartupContext, check_port_free, run_startup_hooks, start_receiver, startup_hook
 from localcloud.errors import LocalCloudError
 from localcloud.lambda_init import PYTHON_VARIABLE, RUNTIME_DIR_VARIABLE
-from localcloud.lifetime import run_in_foreground, terminated_with, wait_ready
+from localcloud.lifetime import run_in_foreground, stop_child, terminated_with, wait_ready
 from localcloud.postgres import DatabaseServer, EmbeddedPostgres
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -136,16 +136,7 @@ class LocalStackHost:
             command, env=environment, cwd=self.args.state_dir, start_new_session=True, preexec_fn=terminated_with(os.getpid())
         )
 
-        def stop() -> None:
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
-
-        self._stops.append(stop)
+        self._stops.append(lambda: stop_child(process))
         wait_ready(process, lambda: ready(self.endpoint), "LocalStack", READY_TIMEOUT_S)
 
     def _database(self) -> DatabaseServer:

@@ -40,7 +40,7 @@ from localcloud.docker import engine as engines
 from localcloud.docker import lambda_image
 from localcloud.docker.bridge import Relay, bridge_address
 from localcloud.errors import LocalCloudError
-from localcloud.lifetime import run_in_foreground, terminated_with, wait_ready
+from localcloud.lifetime import run_in_foreground, stop_child, terminated_with, wait_ready
 from localcloud.postgres import DatabaseServer, EmbeddedPostgres
 
 HOST = "127.0.0.1"
@@ -141,7 +141,7 @@ class SamLocal:
     def stop(self) -> None:
         failed = False
         for process in reversed(self.processes):
-            _stop_process(process)
+            stop_child(process, signal.SIGINT, STOP_TIMEOUT_S)  # sam local's own shutdown: its containers removed
         for stop in reversed(self._stops):
             try:
                 stop()
@@ -248,16 +248,6 @@ def _listens(port: int) -> bool:
 
     with socket.socket() as probe:
         return probe.connect_ex((HOST, port)) == 0
-
-
-def _stop_process(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)  # sam local's own shutdown: its containers removed
-        try:
-            process.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def _say(line: str) -> None:

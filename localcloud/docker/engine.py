@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from localcloud.errors import LocalCloudError
-from localcloud.lifetime import terminated_with, wait_ready
+from localcloud.lifetime import stop_child, terminated_with, wait_ready
 
 READY_TIMEOUT_S = 60
 STOP_TIMEOUT_S = 30
@@ -129,13 +129,7 @@ def _start_own(state_dir: Path, say: Callable[[str], None]) -> tuple[Engine, Cal
         )
 
     def stop() -> None:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_child(process, signal.SIGTERM, STOP_TIMEOUT_S)  # dockerd stops its containers first
 
     try:
         wait_ready(process, lambda: answers(host), f"dockerd (see {state_dir / 'dockerd.log'})", READY_TIMEOUT_S)
